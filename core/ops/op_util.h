@@ -1,0 +1,38 @@
+// ditto — internal helpers shared by the op front ends (not installed).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "kernels/kernel_types.h"
+
+namespace ditto::detail {
+
+/// Normalises dim (negative counts from the end) for a tensor of rank `ndim`; throws naming op.
+std::int64_t wrap_dim(std::int64_t dim, std::int64_t ndim, const char* op, const Shape& shape);
+
+/// numpy broadcast of two shapes; throws "op: shapes [..] and [..] cannot be broadcast".
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
+
+/// The kernel-side view of t (throws when t has more than kernels::kMaxDims dims).
+kernels::View make_view(const Tensor& t, const char* op);
+/// The view of t expanded to `shape` (stride 0 on broadcast dims), for kernels.
+kernels::View make_broadcast_view(const Tensor& t, const Shape& shape, const char* op);
+
+/// Throws unless all tensors are defined and on one device; returns that device.
+Device common_device(const std::vector<const Tensor*>& ts, const char* op);
+
+/// Throws unless the device has kernels for this op family in this build.
+void require_kernels(Device d, const char* op);
+
+/// "[2,3] f32" style description of a tensor for messages.
+std::string describe(const Tensor& t);
+
+/// New tensor impl sharing t's storage with the given geometry (no autograd).
+Tensor make_view_tensor(const Tensor& t, Shape shape, Shape strides, std::int64_t offset);
+
+/// Row-major contiguous strides of a shape.
+Shape contiguous_strides(const Shape& shape);
+std::int64_t shape_numel(const Shape& shape);
+
+}  // namespace ditto::detail

@@ -1,0 +1,255 @@
+// ditto — Tensor metadata, creation, conversion, data access and in-place fills.
+// Views live in core/ops/views.cpp, printing in core/print.cpp.
+#include "core/tensor.h"
+
+#include <cstring>
+
+#include "core/autograd.h"
+#include "core/ops.h"
+#include "core/ops/op_util.h"
+#include "kernels/elementwise.h"
+
+namespace ditto {
+
+using detail::describe;
+using detail::make_view;
+
+std::string shape_str(const Shape& s) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (i) out += ",";
+    out += std::to_string(s[i]);
+  }
+  return out + "]";
+}
+
+std::int64_t Tensor::size(std::int64_t d) const {
+  return shape()[detail::wrap_dim(d, dim(), "size", shape())];
+}
+
+std::int64_t Tensor::numel() const { return detail::shape_numel(shape()); }
+
+bool Tensor::is_contiguous() const {
+  std::int64_t expect = 1;
+  for (std::int64_t i = dim() - 1; i >= 0; --i) {
+    if (shape()[i] != 1 && strides()[i] != expect) return false;
+    expect *= shape()[i];
+  }
+  return true;
+}
+
+void* Tensor::raw_data() const {
+  auto* base = static_cast<char*>(impl().storage->data());
+  return base + impl().offset * static_cast<std::int64_t>(dtype_size(dtype()));
+}
+
+template <typename T>
+std::vector<T> Tensor::to_vector() const {
+  Tensor src = *this;
+  {
+    NoGradGuard ng;
+    if (!device().is_cpu()) src = src.to(Device::cpu());
+    src = src.to(dtype_of<T>()).contiguous();
+  }
+  const T* p = static_cast<const T*>(src.raw_data());
+  return std::vector<T>(p, p + src.numel());
+}
+template std::vector<float> Tensor::to_vector<float>() const;
+template std::vector<double> Tensor::to_vector<double>() const;
+template std::vector<std::int64_t> Tensor::to_vector<std::int64_t>() const;
+template std::vector<std::uint8_t> Tensor::to_vector<std::uint8_t>() const;
+
+template <typename T>
+T Tensor::item() const {
+  DITTO_CHECK(numel() == 1, "item: tensor must hold exactly one element, got shape ",
+              shape_str(shape()));
+  return to_vector<T>()[0];
+}
+template float Tensor::item<float>() const;
+template double Tensor::item<double>() const;
+template std::int64_t Tensor::item<std::int64_t>() const;
+template std::uint8_t Tensor::item<std::uint8_t>() const;
+
+// ---- creation --------------------------------------------------------------------------------
+
+Tensor empty(const Shape& shape, DType dtype, Device device) {
+  for (auto s : shape) DITTO_CHECK(s >= 0, "empty: negative size in shape ", shape_str(shape));
+  auto impl = std::make_shared<TensorImpl>();
+  std::int64_t n = detail::shape_numel(shape);
+  impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(n) * dtype_size(dtype),
+                                            device);
+  impl->shape = shape;
+  impl->strides = detail::contiguous_strides(shape);
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
+Tensor full(const Shape& shape, double value, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
+  t.fill_(value);
+  return t;
+}
+Tensor zeros(const Shape& shape, DType dtype, Device device) {
+  return full(shape, 0.0, dtype, device);
+}
+Tensor ones(const Shape& shape, DType dtype, Device device) {
+  return full(shape, 1.0, dtype, device);
+}
+Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype(), t.device()); }
+Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.dtype(), t.device()); }
+Tensor scalar_tensor(double value, DType dtype, Device device) {
+  return full({}, value, dtype, device);
+}
+
+Tensor arange(double start, double end, double step, DType dtype, Device device) {
+  DITTO_CHECK(step != 0, "arange: step must be nonzero");
+  DITTO_CHECK((end - start) / step < 1e15, "arange: too many elements for [", start, ", ", end,
+              ") step ", step);
+  // n = ceil((end - start) / step), without libm
+  double count = (end - start) / step;
+  std::int64_t n = 0;
+  if (count > 0) {
+    n = static_cast<std::int64_t>(count);
+    if (static_cast<double>(n) < count) ++n;
+  }
+  std::vector<double> v(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) v[i] = start + static_cast<double>(i) * step;
+  return from_vector(v, {n}, Device::cpu()).to(dtype).to(device);
+}
+Tensor arange(double end, DType dtype, Device device) {
+  return arange(0.0, end, 1.0, dtype, device);
+}
+
+template <typename T>
+Tensor from_vector(const std::vector<T>& values, const Shape& shape, Device device) {
+  Shape s = shape.empty() ? Shape{static_cast<std::int64_t>(values.size())} : shape;
+  DITTO_CHECK(detail::shape_numel(s) == static_cast<std::int64_t>(values.size()),
+              "from_vector: ", values.size(), " values do not fill shape ", shape_str(s));
+  Tensor t = empty(s, dtype_of<T>(), Device::cpu());
+  if (!values.empty()) std::memcpy(t.raw_data(), values.data(), values.size() * sizeof(T));
+  return t.to(device);
+}
+template Tensor from_vector<float>(const std::vector<float>&, const Shape&, Device);
+template Tensor from_vector<double>(const std::vector<double>&, const Shape&, Device);
+template Tensor from_vector<std::int64_t>(const std::vector<std::int64_t>&, const Shape&, Device);
+template Tensor from_vector<std::uint8_t>(const std::vector<std::uint8_t>&, const Shape&, Device);
+
+// ---- conversion ----------------------------------------------------------------------------
+
+Tensor Tensor::to(Device d) const {
+  if (device() == d) return *this;
+  check_device_available(d, "to");
+  detail::require_kernels(device(), "to");
+  DITTO_FAIL("to: copies between ", device_name(device()), " and ", device_name(d),
+             " are not implemented yet");
+}
+
+Tensor Tensor::to(DType t) const {
+  if (dtype() == t) return *this;
+  detail::require_kernels(device(), "to");
+  Tensor out = empty(shape(), t, device());
+  kernels::cpu::copy(make_view(*this, "to"), make_view(out, "to"));
+  if (is_floating(t) && is_floating(dtype()) && autograd::needs_grad({this})) {
+    DType src = dtype();
+    autograd::record("to", out, {*this}, [src](const Tensor& g) {
+      return std::vector<Tensor>{g.to(src)};
+    });
+  }
+  return out;
+}
+
+Tensor Tensor::clone() const {
+  detail::require_kernels(device(), "clone");
+  Tensor out = empty(shape(), dtype(), device());
+  kernels::cpu::copy(make_view(*this, "clone"), make_view(out, "clone"));
+  if (autograd::needs_grad({this}))
+    autograd::record("clone", out, {*this}, [](const Tensor& g) { return std::vector<Tensor>{g}; });
+  return out;
+}
+
+Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
+
+// ---- in-place ----------------------------------------------------------------------------
+
+namespace {
+void check_inplace(const Tensor& t, const char* op) {
+  DITTO_CHECK(!(grad_mode_enabled() && t.requires_grad()), op,
+              ": in-place modification of a tensor that requires grad ", describe(t),
+              " (wrap it in NoGradGuard, or use detach())");
+}
+}  // namespace
+
+Tensor& Tensor::copy_(const Tensor& src) {
+  check_inplace(*this, "copy_");
+  detail::common_device({this, &src}, "copy_");
+  detail::require_kernels(device(), "copy_");
+  Shape b = detail::broadcast_shapes(src.shape(), shape(), "copy_");
+  DITTO_CHECK(b == shape(), "copy_: source ", describe(src), " cannot be broadcast to ",
+              describe(*this));
+  kernels::View s = detail::make_broadcast_view(src, shape(), "copy_");
+  kernels::View d = make_view(*this, "copy_");
+  // Copying from a tensor that overlaps this one's storage would read partly updated values.
+  if (shares_storage(src) && !(src.offset() == offset() && src.strides() == strides())) {
+    Tensor tmp = src.clone().detach();
+    s = detail::make_broadcast_view(tmp, shape(), "copy_");
+    kernels::cpu::copy(s, d);
+    return *this;
+  }
+  kernels::cpu::copy(s, d);
+  return *this;
+}
+
+Tensor& Tensor::fill_(double value) {
+  check_inplace(*this, "fill_");
+  detail::require_kernels(device(), "fill_");
+  kernels::cpu::fill(make_view(*this, "fill_"), value);
+  return *this;
+}
+
+// ---- autograd handles --------------------------------------------------------------------
+
+Tensor& Tensor::requires_grad_(bool on) {
+  DITTO_CHECK(!on || is_floating(dtype()), "requires_grad_: only floating tensors can require "
+              "grad, got ", describe(*this));
+  DITTO_CHECK(is_leaf(), "requires_grad_: can only be set on leaf tensors, got the output of ",
+              impl().grad_fn->name);
+  impl().requires_grad = on;
+  return *this;
+}
+
+Tensor Tensor::grad() const { return impl().grad ? Tensor(impl().grad) : Tensor(); }
+
+void Tensor::set_grad(const Tensor& g) {
+  if (g.defined())
+    DITTO_CHECK(g.shape() == shape() && g.dtype() == dtype(), "set_grad: gradient ", describe(g),
+                " does not match tensor ", describe(*this));
+  impl().grad = g.defined() ? g.impl_ptr() : nullptr;
+}
+
+void Tensor::backward(const Tensor& gradient) const {
+  DITTO_CHECK(requires_grad(), "backward: tensor ", describe(*this),
+              " does not require grad (no input of its graph called requires_grad_())");
+  Tensor seed = gradient;
+  if (!seed.defined()) {
+    DITTO_CHECK(numel() == 1, "backward: tensor ", describe(*this),
+                " is not a scalar; pass a gradient of the same shape");
+    seed = ones(shape(), dtype(), device());
+  }
+  DITTO_CHECK(seed.shape() == shape(), "backward: gradient shape ", shape_str(seed.shape()),
+              " does not match tensor shape ", shape_str(shape()));
+  DITTO_CHECK(seed.device() == device(), "backward: gradient on ", device_name(seed.device()),
+              ", tensor on ", device_name(device()));
+  autograd::run_backward(*this, seed.to(dtype()).detach());
+}
+
+Tensor Tensor::detach() const {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = this->impl().storage;
+  impl->shape = shape();
+  impl->strides = strides();
+  impl->offset = offset();
+  impl->dtype = dtype();
+  return Tensor(std::move(impl));
+}
+
+}  // namespace ditto

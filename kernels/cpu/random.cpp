@@ -1,0 +1,307 @@
+// ditto — CPU random-fill kernel (interface: kernels/random.h). The stream convention and the
+// value conversions are defined once, in kernels/common/philox.h; this file only maps logical element
+// indices to memory and splits the work between threads.
+//
+// Element i (row-major logical index over out's shape) is computed from stream counter
+// offset + i alone, so the split between threads, the visiting order and the strides of `out`
+// cannot change a single bit: each thread takes one contiguous range of logical indices and
+// walks it with an odometer over the (coalesced) dims.
+#include "kernels/random.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string_view>
+#include <type_traits>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+#include "core/error.h"
+#include "kernels/common/philox.h"
+#include "core/threads.h"
+
+namespace ditto::kernels::cpu {
+
+namespace {
+
+/// Outputs smaller than this are filled on the calling thread (one Philox call costs ~10 ns, a
+/// parallel region a few microseconds).
+constexpr std::int64_t kParallelMinElements = std::int64_t(1) << 14;
+/// Each thread gets at least this many elements.
+constexpr std::int64_t kMinElementsPerThread = 4096;
+
+const char* dist_name(RandomDist d) {
+  switch (d) {
+    case RandomDist::uniform: return "uniform";
+    case RandomDist::normal: return "normal";
+    case RandomDist::randint: return "randint";
+  }
+  return "random_fill";
+}
+
+/// out's dims in logical order with size-1 dims dropped and neighbours merged where their
+/// strides chain (stride[d] == stride[d+1] * shape[d+1]); merging keeps the row-major logical
+/// order, so flat index i still means logical element i.
+struct Walk {
+  int ndim = 0;
+  std::int64_t shape[kMaxDims] = {};
+  std::int64_t strides[kMaxDims] = {};  // elements
+};
+
+Walk plan_walk(const View& out) {
+  Walk w;
+  for (int d = 0; d < out.ndim; ++d) {
+    if (out.shape[d] == 1) continue;
+    if (w.ndim > 0 && w.strides[w.ndim - 1] == out.strides[d] * out.shape[d]) {
+      w.shape[w.ndim - 1] *= out.shape[d];
+      w.strides[w.ndim - 1] = out.strides[d];
+    } else {
+      w.shape[w.ndim] = out.shape[d];
+      w.strides[w.ndim] = out.strides[d];
+      ++w.ndim;
+    }
+  }
+  if (w.ndim == 0) {  // scalar or all dims of size 1
+    w.ndim = 1;
+    w.shape[0] = 1;
+    w.strides[0] = 1;
+  }
+  return w;
+}
+
+/// Per-call constants of one distribution, already converted to the element type T.
+template <class T>
+struct Params {
+  RandomDist dist;
+  T a, b;                   // uniform: [a, b); normal: mean a, std b (unused for i64)
+  std::int64_t int_lo;      // randint: low
+  std::uint64_t int_range;  // randint: high - low, in [1, 2^64)
+};
+
+/// Element value from its Philox words. The distribution is a template parameter so the hot
+/// loop has no per-element branch on it.
+template <RandomDist D, class T>
+inline T element(const Params<T>& p, const philox::Words& d) {
+  if constexpr (D == RandomDist::randint) {
+    // The integer value, then (f32/f64 outputs) one conversion to T, round to nearest even.
+    return static_cast<T>(philox::randint_i64(d, p.int_lo, p.int_range));
+  } else if constexpr (std::is_same_v<T, float>) {
+    if constexpr (D == RandomDist::uniform) return philox::uniform_f32(d, p.a, p.b);
+    else return philox::normal_f32(d, p.a, p.b);
+  } else {
+    static_assert(std::is_same_v<T, double>, "uniform/normal need a floating type");
+    if constexpr (D == RandomDist::uniform) return philox::uniform_f64(d, p.a, p.b);
+    else return philox::normal_f64(d, p.a, p.b);
+  }
+}
+
+/// Philox words of kBlock consecutive counters, lane-major so the rounds vectorise.
+constexpr int kBlock = 64;
+struct WordBlock {
+  alignas(64) std::uint32_t w[4][kBlock];
+  philox::Words words(int l) const { return {{w[0][l], w[1][l], w[2][l], w[3][l]}}; }
+};
+
+/// blk lane l = philox::draw(seed, first + l) for l < kBlock (modulo 2^64), all lanes at once: the
+/// same integer operations as philox::philox4x32_10 (so the same bits), arranged round by round
+/// over the lanes so the compiler emits 8-lane vector multiplies (vpmuludq) instead of one call
+/// per element (measured 2.3x faster per uniform element than one philox::draw per element).
+inline void philox_block(std::uint64_t seed, std::uint64_t first, WordBlock& blk) {
+  std::uint32_t c0[kBlock], c1[kBlock], c2[kBlock], c3[kBlock];
+#pragma omp simd
+  for (int l = 0; l < kBlock; ++l) {
+    const std::uint64_t ctr = first + static_cast<std::uint64_t>(l);  // modulo 2^64
+    c0[l] = static_cast<std::uint32_t>(ctr);
+    c1[l] = static_cast<std::uint32_t>(ctr >> 32);
+    c2[l] = 0;
+    c3[l] = 0;
+  }
+  std::uint32_t k0 = static_cast<std::uint32_t>(seed), k1 = static_cast<std::uint32_t>(seed >> 32);
+  for (int r = 0; r < philox::kRounds; ++r) {
+    if (r > 0) {  // the key bump between rounds (9 bumps)
+      k0 += philox::kW0;
+      k1 += philox::kW1;
+    }
+#pragma omp simd
+    for (int l = 0; l < kBlock; ++l) {
+      const std::uint64_t p0 = std::uint64_t(philox::kM0) * c0[l];
+      const std::uint64_t p1 = std::uint64_t(philox::kM1) * c2[l];
+      const std::uint32_t n0 = static_cast<std::uint32_t>(p1 >> 32) ^ c1[l] ^ k0;
+      const std::uint32_t n2 = static_cast<std::uint32_t>(p0 >> 32) ^ c3[l] ^ k1;
+      c1[l] = static_cast<std::uint32_t>(p1);
+      c3[l] = static_cast<std::uint32_t>(p0);
+      c0[l] = n0;
+      c2[l] = n2;
+    }
+  }
+  for (int l = 0; l < kBlock; ++l) {
+    blk.w[0][l] = c0[l];
+    blk.w[1][l] = c1[l];
+    blk.w[2][l] = c2[l];
+    blk.w[3][l] = c3[l];
+  }
+}
+
+/// Fills logical elements [begin, end) of the walk `w` rooted at `base`.
+template <RandomDist D, class T>
+void fill_range(const Params<T>& p, const Walk& w, T* base, std::uint64_t seed,
+                std::uint64_t offset, std::int64_t begin, std::int64_t end) {
+  if (begin >= end) return;
+  const int last = w.ndim - 1;
+  std::int64_t idx[kMaxDims];
+  std::int64_t rem = begin;
+  for (int d = last; d >= 0; --d) {
+    idx[d] = rem % w.shape[d];
+    rem /= w.shape[d];
+  }
+  T* ptr = base;
+  for (int d = 0; d <= last; ++d) ptr += idx[d] * w.strides[d];
+  const std::int64_t inner = w.strides[last];
+  std::int64_t i = begin;
+  for (;;) {
+    const std::int64_t n = std::min(w.shape[last] - idx[last], end - i);
+    // Counter offset + i, modulo 2^64 (unsigned wraparound is the convention).
+    const std::uint64_t ctr = offset + static_cast<std::uint64_t>(i);
+    for (std::int64_t k0 = 0; k0 < n; k0 += kBlock) {
+      const int m = static_cast<int>(std::min<std::int64_t>(kBlock, n - k0));
+      WordBlock blk;
+      philox_block(seed, ctr + static_cast<std::uint64_t>(k0), blk);  // lanes >= m unused
+      T* out = ptr + k0 * inner;
+      if (inner == 1) {
+        for (int l = 0; l < m; ++l) out[l] = element<D>(p, blk.words(l));
+      } else {
+        for (int l = 0; l < m; ++l) out[l * inner] = element<D>(p, blk.words(l));
+      }
+    }
+    i += n;
+    if (i == end) return;
+    // The innermost row ran to its end: rewind it and carry into the outer dims.
+    ptr -= idx[last] * inner;
+    idx[last] = 0;
+    for (int d = last - 1; d >= 0; --d) {
+      ptr += w.strides[d];
+      if (++idx[d] < w.shape[d]) break;
+      ptr -= w.shape[d] * w.strides[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+template <RandomDist D, class T>
+void fill(const Params<T>& p, const View& out, std::uint64_t seed, std::uint64_t offset) {
+  const std::int64_t n = out.numel();
+  if (n <= 0) return;
+  const Walk w = plan_walk(out);
+  T* base = static_cast<T*>(out.data);
+  int nt = 1;
+#if defined(_OPENMP)
+  if (n >= kParallelMinElements)
+    nt = static_cast<int>(std::min<std::int64_t>(get_num_threads(), n / kMinElementsPerThread));
+#endif
+  if (nt <= 1) {
+    fill_range<D>(p, w, base, seed, offset, 0, n);
+    return;
+  }
+#if defined(_OPENMP)
+#pragma omp parallel num_threads(nt)
+  {
+    // The team may be smaller than asked for; split by its actual size.
+    const std::int64_t t = omp_get_thread_num(), parts = omp_get_num_threads();
+    const std::int64_t q = n / parts, r = n % parts;
+    const std::int64_t b = t * q + std::min(t, r);
+    fill_range<D>(p, w, base, seed, offset, b, b + q + (t < r ? 1 : 0));
+  }
+#endif
+}
+
+template <class T>
+void fill_any(const Params<T>& p, const View& out, std::uint64_t seed, std::uint64_t offset) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (p.dist == RandomDist::uniform) return fill<RandomDist::uniform>(p, out, seed, offset);
+    if (p.dist == RandomDist::normal) return fill<RandomDist::normal>(p, out, seed, offset);
+  }
+  fill<RandomDist::randint>(p, out, seed, offset);
+}
+
+/// Checks that x is an integer value representable in int64 arithmetic: -2^63 <= x <= 2^63
+/// (2^63 is allowed as an exclusive upper bound, since INT64_MAX converts to it in double).
+bool is_int_bound(double x) {
+  return std::isfinite(x) && std::trunc(x) == x && x >= -0x1p63 && x <= 0x1p63;
+}
+
+/// x (from is_int_bound) as a uint64 two's-complement value; 2^63 maps to 2^63.
+std::uint64_t int_bound_bits(double x) {
+  if (x == 0x1p63) return std::uint64_t(1) << 63;
+  return static_cast<std::uint64_t>(static_cast<std::int64_t>(x));
+}
+
+template <class T>
+Params<T> make_params(RandomDist dist, const View& out, double a, double b) {
+  const char* op = dist_name(dist);
+  Params<T> p{};
+  p.dist = dist;
+  if (dist == RandomDist::randint) {
+    DITTO_CHECK(is_int_bound(a) && is_int_bound(b) && a < b && a < 0x1p63, op,
+                ": needs integer bounds low < high within int64, got [", a, ", ", b, ")");
+    p.int_lo = static_cast<std::int64_t>(a);
+    // high - low modulo 2^64 is exact whenever the true range is in [1, 2^64).
+    p.int_range = int_bound_bits(b) - int_bound_bits(a);
+    DITTO_CHECK(p.int_range != 0, op, ": range [", a, ", ", b, ") has more than 2^64 - 1 values");
+    return p;
+  }
+  if constexpr (std::is_floating_point_v<T>) {
+    const std::string_view tn = dtype_name(out.dtype);
+    if (dist == RandomDist::uniform) {
+      DITTO_CHECK(std::isfinite(a) && std::isfinite(b) && a < b, op,
+                  ": needs finite low < high, got [", a, ", ", b, ")");
+      p.a = static_cast<T>(a);
+      p.b = static_cast<T>(b);
+      DITTO_CHECK(std::isfinite(p.a) && std::isfinite(p.b) && std::isfinite(p.b - p.a), op,
+                  ": range [", a, ", ", b, ") overflows ", tn);
+      DITTO_CHECK(p.a < p.b, op, ": range [", a, ", ", b, ") is empty once rounded to ", tn);
+    } else {  // normal
+      DITTO_CHECK(std::isfinite(a), op, ": mean must be finite, got ", a);
+      DITTO_CHECK(std::isfinite(b) && b >= 0, op, ": std must be finite and >= 0, got ", b);
+      p.a = static_cast<T>(a);
+      p.b = static_cast<T>(b);
+      DITTO_CHECK(std::isfinite(p.a) && std::isfinite(p.b), op, ": mean ", a, " or std ", b,
+                  " overflows ", tn);
+    }
+  }
+  return p;
+}
+
+}  // namespace
+
+void random_fill(RandomDist dist, const View& out, std::uint64_t seed, std::uint64_t offset,
+                 double a, double b) {
+  const char* op = dist_name(dist);
+  DITTO_CHECK(out.ndim >= 0 && out.ndim <= kMaxDims, op, ": output has ", out.ndim,
+              " dims, at most ", kMaxDims, " supported");
+  // A stride-0 dim would make several logical elements share one address: threads would race
+  // and the surviving value would depend on the schedule.
+  const bool empty = out.numel() == 0;
+  for (int d = 0; d < out.ndim && !empty; ++d)
+    DITTO_CHECK(out.shape[d] <= 1 || out.strides[d] != 0, op,
+                ": output dim ", d, " has stride 0 (overlapping elements)");
+  switch (out.dtype) {
+    case DType::f32:
+      fill_any(make_params<float>(dist, out, a, b), out, seed, offset);
+      return;
+    case DType::f64:
+      fill_any(make_params<double>(dist, out, a, b), out, seed, offset);
+      return;
+    case DType::i64:
+      DITTO_CHECK(dist == RandomDist::randint, op, ": needs a floating output dtype, got i64");
+      fill_any(make_params<std::int64_t>(dist, out, a, b), out, seed, offset);
+      return;
+    case DType::u8:
+      break;
+  }
+  DITTO_FAIL(op, ": output dtype ", dtype_name(out.dtype), " not supported (",
+             dist == RandomDist::randint ? "f32, f64, i64" : "f32, f64", ")");
+}
+
+}  // namespace ditto::kernels::cpu

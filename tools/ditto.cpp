@@ -1,0 +1,144 @@
+// ditto — the command-line program. `ditto help` lists the commands.
+// Exit status: 0 success, 1 a command failed (ditto::Error), 2 usage error (unknown command or
+// bad arguments).
+#include "ditto/ditto.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <iostream>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "core/info.h"
+
+namespace {
+
+constexpr int kUsageError = 2;
+
+using Args = std::span<char* const>;  // the command's arguments, after its name
+
+struct Command {
+  std::string_view name;
+  std::string_view summary;
+  int (*run)(Args args);
+};
+
+int cmd_help(Args args);
+int cmd_version(Args args);
+int cmd_info(Args args);
+
+constexpr Command kCommands[] = {
+    {"info", "build configuration, devices, determinism mode and thread count", cmd_info},
+    {"version", "print the version", cmd_version},
+    {"help", "print this help (also --help, -h)", cmd_help},
+};
+
+void print_usage(std::ostream& os) {
+  os << "ditto " << ditto::version()
+     << ": a tensor engine whose deterministic kernels give the same bits every time\n\n"
+        "usage: ditto <command> [arguments]\n\ncommands:\n";
+  for (const Command& c : kCommands) {
+    os << "  " << c.name << std::string(10 - c.name.size(), ' ') << c.summary << "\n";
+  }
+}
+
+// Rejects arguments for commands that take none.
+bool no_args(std::string_view cmd, Args args) {
+  if (args.empty()) return true;
+  std::cerr << "ditto " << cmd << ": unexpected argument '" << args[0] << "'\n";
+  return false;
+}
+
+int cmd_help(Args args) {
+  if (!no_args("help", args)) return kUsageError;
+  print_usage(std::cout);
+  return 0;
+}
+
+int cmd_version(Args args) {
+  if (!no_args("version", args)) return kUsageError;
+  std::cout << "ditto " << ditto::version() << "\n";
+  return 0;
+}
+
+// One "  label    value" line with the labels aligned.
+void row(std::string_view label, std::string_view value) {
+  std::cout << "  " << label << std::string(label.size() < 16 ? 16 - label.size() : 1, ' ') << value
+            << "\n";
+}
+
+std::string or_none(std::string_view s, std::string_view none) {
+  return std::string(s.empty() ? none : s);
+}
+
+std::string device_status(ditto::Device d, const ditto::BuildInfo& b) {
+  if (ditto::device_available(d)) return "available";
+  switch (d.type) {
+    case ditto::Device::Type::sim: return "not yet available (arrives with the simulator issue)";
+    case ditto::Device::Type::cuda:
+      if (!b.cuda_enabled) {
+        return "not compiled (configure with -DDITTO_CUDA=ON on a machine with nvcc)";
+      }
+      return "not yet available (arrives with the CUDA issue)";
+    default: return "not available";
+  }
+}
+
+int cmd_info(Args args) {
+  if (!no_args("info", args)) return kUsageError;
+  const ditto::BuildInfo b = ditto::build_info();
+  std::cout << "ditto " << b.version << "\n\nbuild\n";
+  row("compiler", b.compiler);
+  row("build type", b.build_type);
+  row("C++ flags", b.cxx_flags);
+  row("CPU arch",
+      b.cpu_arch.empty() ? "compiler default" : std::string("-march=") + std::string(b.cpu_arch));
+  row("FP contraction", b.fp_contract_off ? "off (self-test: x*x-y not fused)"
+                                          : "ON: fused multiply-adds break the contract");
+  row("OpenMP", b.openmp ? "yes (" + std::to_string(b.openmp) + ")" : std::string("no"));
+  if (b.cuda_enabled) {
+    row("CUDA", std::string(b.cuda_compiler) + ", archs " + std::string(b.cuda_archs) +
+                    ", -fmad=false; kernels compiled: " + (b.cuda_compiled ? "yes" : "none yet"));
+  } else {
+    row("CUDA", "off");
+  }
+  row("sanitizers", or_none(b.sanitizers, "none"));
+
+  std::cout << "\ndevices\n";
+  for (ditto::Device d : {ditto::Device::cpu(), ditto::Device::sim(), ditto::Device::cuda(0)}) {
+    row(ditto::device_name(d), device_status(d, b));
+  }
+
+  std::cout << "\nruntime\n";
+  row("mode", ditto::mode_name(ditto::get_mode()));
+  const char* omp_env = std::getenv("OMP_NUM_THREADS");
+  row("threads", std::to_string(ditto::get_num_threads()) +
+                     (omp_env ? std::string(" (OMP_NUM_THREADS=") + omp_env + ")" : ""));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    print_usage(std::cerr);
+    return kUsageError;
+  }
+  const std::string_view name = argv[1];
+  const Args rest(argv + 2, static_cast<std::size_t>(argc - 2));
+  if (name == "--help" || name == "-h") return cmd_help(rest);
+  if (name == "--version") return cmd_version(rest);
+  for (const Command& c : kCommands) {
+    if (c.name != name) continue;
+    try {
+      return c.run(rest);
+    } catch (const std::exception& e) {
+      std::cerr << "ditto " << name << ": error: " << e.what() << "\n";
+      return 1;
+    }
+  }
+  std::cerr << "ditto: unknown command '" << name << "' (see 'ditto --help')\n";
+  return kUsageError;
+}
