@@ -31,4 +31,9 @@ void check_device_available(Device d, const char* op);
 
 std::ostream& operator<<(std::ostream& os, Device d);
 
+/// The device creation functions use when none is given (default: cpu). Process-wide, like
+/// PyTorch's torch.set_default_device; the test suite uses it to run every op test on each device.
+void set_default_device(Device d);
+Device default_device();
+
 }  // namespace ditto

@@ -105,18 +105,18 @@ Tensor log_softmax(const Tensor& x, std::int64_t dim, std::optional<Mode> mode =
 class Generator;
 /// Uniform in [0, 1). Element i draws counter gen.offset() + i; advances the offset by numel.
 Tensor rand(const Shape& shape, Generator& gen, DType dtype = DType::f32,
-            Device device = Device::cpu());
+            Device device = default_device());
 /// Standard normal (Box-Muller), same counter rule as rand.
 Tensor randn(const Shape& shape, Generator& gen, DType dtype = DType::f32,
-             Device device = Device::cpu());
+             Device device = default_device());
 /// Integers uniformly in [low, high), same counter rule.
 Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, Generator& gen,
-               DType dtype = DType::i64, Device device = Device::cpu());
+               DType dtype = DType::i64, Device device = default_device());
 /// Uniform in [lo, hi).
 Tensor uniform(const Shape& shape, double lo, double hi, Generator& gen,
-               DType dtype = DType::f32, Device device = Device::cpu());
+               DType dtype = DType::f32, Device device = default_device());
 /// Normal with the given mean and standard deviation.
 Tensor normal(const Shape& shape, double mean, double stddev, Generator& gen,
-              DType dtype = DType::f32, Device device = Device::cpu());
+              DType dtype = DType::f32, Device device = default_device());
 
 }  // namespace ditto

@@ -7,7 +7,8 @@
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/ops/op_util.h"
-#include "kernels/elementwise.h"
+#include "kernels/device_memory.h"
+#include "kernels/dispatch.h"
 
 namespace ditto {
 
@@ -139,16 +140,24 @@ template Tensor from_vector<std::uint8_t>(const std::vector<std::uint8_t>&, cons
 Tensor Tensor::to(Device d) const {
   if (device() == d) return *this;
   check_device_available(d, "to");
-  detail::require_kernels(device(), "to");
-  DITTO_FAIL("to: copies between ", device_name(device()), " and ", device_name(d),
-             " are not implemented yet");
+  Tensor src = contiguous();
+  Tensor out = empty(shape(), dtype(), d);
+  kernels::device_copy(out.raw_data(), d, src.raw_data(), device(),
+                       static_cast<std::size_t>(numel()) * dtype_size(dtype()));
+  if (autograd::needs_grad({this})) {
+    Device from = device();
+    autograd::record("to", out, {*this}, [from](const Tensor& g) {
+      return std::vector<Tensor>{g.to(from)};
+    });
+  }
+  return out;
 }
 
 Tensor Tensor::to(DType t) const {
   if (dtype() == t) return *this;
   detail::require_kernels(device(), "to");
   Tensor out = empty(shape(), t, device());
-  kernels::cpu::copy(make_view(*this, "to"), make_view(out, "to"));
+  kernels::copy(device(), make_view(*this, "to"), make_view(out, "to"));
   if (is_floating(t) && is_floating(dtype()) && autograd::needs_grad({this})) {
     DType src = dtype();
     autograd::record("to", out, {*this}, [src](const Tensor& g) {
@@ -161,7 +170,7 @@ Tensor Tensor::to(DType t) const {
 Tensor Tensor::clone() const {
   detail::require_kernels(device(), "clone");
   Tensor out = empty(shape(), dtype(), device());
-  kernels::cpu::copy(make_view(*this, "clone"), make_view(out, "clone"));
+  kernels::copy(device(), make_view(*this, "clone"), make_view(out, "clone"));
   if (autograd::needs_grad({this}))
     autograd::record("clone", out, {*this}, [](const Tensor& g) { return std::vector<Tensor>{g}; });
   return out;
@@ -192,17 +201,17 @@ Tensor& Tensor::copy_(const Tensor& src) {
   if (shares_storage(src) && !(src.offset() == offset() && src.strides() == strides())) {
     Tensor tmp = src.clone().detach();
     s = detail::make_broadcast_view(tmp, shape(), "copy_");
-    kernels::cpu::copy(s, d);
+    kernels::copy(device(), s, d);
     return *this;
   }
-  kernels::cpu::copy(s, d);
+  kernels::copy(device(), s, d);
   return *this;
 }
 
 Tensor& Tensor::fill_(double value) {
   check_inplace(*this, "fill_");
   detail::require_kernels(device(), "fill_");
-  kernels::cpu::fill(make_view(*this, "fill_"), value);
+  kernels::fill(device(), make_view(*this, "fill_"), value);
   return *this;
 }
 

@@ -176,25 +176,25 @@ std::ostream& operator<<(std::ostream& os, DType t);
 
 // ---- creation --------------------------------------------------------------------------------
 /// A new contiguous tensor with uninitialised contents.
-Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
-Tensor zeros(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
-Tensor ones(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
+Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = default_device());
+Tensor zeros(const Shape& shape, DType dtype = DType::f32, Device device = default_device());
+Tensor ones(const Shape& shape, DType dtype = DType::f32, Device device = default_device());
 Tensor full(const Shape& shape, double value, DType dtype = DType::f32,
-            Device device = Device::cpu());
+            Device device = default_device());
 Tensor zeros_like(const Tensor& t);
 Tensor ones_like(const Tensor& t);
 /// 0-d tensor holding `value`.
-Tensor scalar_tensor(double value, DType dtype = DType::f32, Device device = Device::cpu());
+Tensor scalar_tensor(double value, DType dtype = DType::f32, Device device = default_device());
 /// [start, start+step, ...) below end (above end for negative step). Element i is
 /// start + i*step computed in double, then converted.
 Tensor arange(double start, double end, double step = 1.0, DType dtype = DType::f32,
-              Device device = Device::cpu());
-Tensor arange(double end, DType dtype = DType::f32, Device device = Device::cpu());
+              Device device = default_device());
+Tensor arange(double end, DType dtype = DType::f32, Device device = default_device());
 /// A tensor holding `values` (row-major) with `shape` (empty shape = 1-D of values.size());
 /// dtype follows T: float→f32, double→f64, int64_t→i64, uint8_t→u8.
 template <typename T>
 Tensor from_vector(const std::vector<T>& values, const Shape& shape = {},
-                   Device device = Device::cpu());
+                   Device device = default_device());
 
 // Explicit instantiations live in core/tensor.cpp.
 extern template Tensor from_vector<float>(const std::vector<float>&, const Shape&, Device);

@@ -35,4 +35,22 @@ void copy(const View& in, const View& out);
 void fill(const View& out, double value);
 }  // namespace cpu
 
+// The same launch interface, implemented by the CUDA kernel sources (kernels/cuda/) compiled
+// twice: `sim` by the host compiler against the SIMT simulator (always built), `cuda` by nvcc
+// (only when CUDA kernels are compiled). Semantics and bits are those documented above.
+namespace sim {
+void unary(UnaryOp op, const View& in, const View& out, UnaryParams p);
+void binary(BinaryOp op, const View& a, const View& b, const View& out);
+void where(const View& cond, const View& a, const View& b, const View& out);
+void copy(const View& in, const View& out);
+void fill(const View& out, double value);
+}  // namespace sim
+namespace cuda {
+void unary(UnaryOp op, const View& in, const View& out, UnaryParams p);
+void binary(BinaryOp op, const View& a, const View& b, const View& out);
+void where(const View& cond, const View& a, const View& b, const View& out);
+void copy(const View& in, const View& out);
+void fill(const View& out, double value);
+}  // namespace cuda
+
 }  // namespace ditto::kernels

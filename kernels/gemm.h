@@ -28,4 +28,14 @@ namespace cpu {
 void gemm(const GemmArgs& args, Mode mode);
 }  // namespace cpu
 
+// The same launch interface, implemented by the CUDA kernel sources (kernels/cuda/) compiled
+// twice: `sim` by the host compiler against the SIMT simulator (always built), `cuda` by nvcc
+// (only when CUDA kernels are compiled). Semantics and bits are those documented above.
+namespace sim {
+void gemm(const GemmArgs& args, Mode mode);
+}  // namespace sim
+namespace cuda {
+void gemm(const GemmArgs& args, Mode mode);
+}  // namespace cuda
+
 }  // namespace ditto::kernels

@@ -21,4 +21,16 @@ void random_fill(RandomDist dist, const View& out, std::uint64_t seed, std::uint
                  double a, double b);
 }  // namespace cpu
 
+// The same launch interface, implemented by the CUDA kernel sources (kernels/cuda/) compiled
+// twice: `sim` by the host compiler against the SIMT simulator (always built), `cuda` by nvcc
+// (only when CUDA kernels are compiled). Semantics and bits are those documented above.
+namespace sim {
+void random_fill(RandomDist dist, const View& out, std::uint64_t seed, std::uint64_t offset,
+                 double a, double b);
+}  // namespace sim
+namespace cuda {
+void random_fill(RandomDist dist, const View& out, std::uint64_t seed, std::uint64_t offset,
+                 double a, double b);
+}  // namespace cuda
+
 }  // namespace ditto::kernels

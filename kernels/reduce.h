@@ -23,4 +23,14 @@ namespace cpu {
 void reduce(ReduceOp op, Mode mode, const View& in, int n_kept, const View& out);
 }  // namespace cpu
 
+// The same launch interface, implemented by the CUDA kernel sources (kernels/cuda/) compiled
+// twice: `sim` by the host compiler against the SIMT simulator (always built), `cuda` by nvcc
+// (only when CUDA kernels are compiled). Semantics and bits are those documented above.
+namespace sim {
+void reduce(ReduceOp op, Mode mode, const View& in, int n_kept, const View& out);
+}  // namespace sim
+namespace cuda {
+void reduce(ReduceOp op, Mode mode, const View& in, int n_kept, const View& out);
+}  // namespace cuda
+
 }  // namespace ditto::kernels

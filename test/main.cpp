@@ -1,4 +1,40 @@
 // The test runner: every test/test_*.cpp is linked into this one doctest executable
 // (`build/test/ditto_tests`; ctest runs each test case as its own test).
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+//
+// DITTO_TEST_DEVICE=cpu|sim|cuda makes that device the default for tensor creation
+// (ditto::set_default_device), so the op suites — written once — run on each device. With
+// DITTO_TEST_DEVICE=cuda and no GPU the runner prints "skipped: no GPU" and exits 77, which
+// ctest reports as a skipped test.
+#define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "ditto/ditto.h"
+
+int main(int argc, char** argv) {
+  if (const char* env = std::getenv("DITTO_TEST_DEVICE")) {
+    std::string dev = env;
+    ditto::Device d = ditto::Device::cpu();
+    if (dev == "sim") {
+      d = ditto::Device::sim();
+    } else if (dev == "cuda") {
+      d = ditto::Device::cuda(0);
+      if (!ditto::device_available(d)) {
+        std::printf("skipped: no GPU (DITTO_TEST_DEVICE=cuda; %s)\n",
+                    ditto::build_info().cuda_compiled ? "CUDA kernels compiled, no device present"
+                                                      : "CUDA kernels not compiled");
+        return 77;
+      }
+    } else if (dev != "cpu") {
+      std::fprintf(stderr, "DITTO_TEST_DEVICE must be cpu, sim or cuda, got '%s'\n", env);
+      return 2;
+    }
+    ditto::set_default_device(d);
+    std::printf("[ditto] default device for this run: %s\n", ditto::device_name(d).c_str());
+  }
+  doctest::Context context(argc, argv);
+  return context.run();
+}

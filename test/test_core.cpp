@@ -71,6 +71,43 @@ TEST_SUITE("core") {
     std::ostringstream os;
     os << Device::cuda(2);
     CHECK(os.str() == "cuda:2");
+    CHECK(device_available(Device::sim()));  // the simulator is always built
+    // A GPU that is not there is an Error naming the op and the device, never a crash or a
+    // silent fallback to another device.
+    if (!device_available(Device::cuda(0))) {
+      std::string msg = error_of([] { zeros({2, 3}, DType::f32, Device::cuda(0)); });
+      CHECK(msg.find("allocate") != std::string::npos);
+      CHECK(msg.find("cuda:0") != std::string::npos);
+      CHECK(msg.find("not available") != std::string::npos);
+      msg = error_of([] { ones({2}, DType::f32, Device::cpu()).to(Device::cuda(0)); });
+      CHECK(msg.find("to: device cuda:0") != std::string::npos);
+    }
+  }
+
+  TEST_CASE("devices: tensors move between cpu and sim bit for bit, with autograd") {
+    Generator g(7);
+    Tensor c = randn({5, 7}, g, DType::f64, Device::cpu());
+    Tensor s = c.to(Device::sim());
+    CHECK(s.device() == Device::sim());
+    CHECK(s.to_vector<double>() == c.to_vector<double>());
+    Tensor back = s.t().to(Device::cpu());  // a non-contiguous view is copied in logical order
+    CHECK(back.to_vector<double>() == c.t().contiguous().to_vector<double>());
+    Tensor leaf = from_vector<double>({1, 2, 3}, {3}, Device::cpu()).requires_grad_();
+    (leaf.to(Device::sim()) * 2.0).sum().backward();
+    CHECK(leaf.grad().device() == Device::cpu());
+    CHECK(leaf.grad().to_vector<double>() == std::vector<double>{2, 2, 2});
+    // ops refuse to mix devices
+    std::string msg = error_of([&] { c + s; });
+    CHECK(msg.find("different devices") != std::string::npos);
+  }
+
+  TEST_CASE("default device: creation functions follow set_default_device") {
+    Device before = default_device();
+    set_default_device(Device::sim());
+    CHECK(zeros({2}).device() == Device::sim());
+    CHECK(from_vector<float>({1, 2}).device() == Device::sim());
+    set_default_device(before);
+    CHECK(zeros({2}).device() == before);
   }
 
   TEST_CASE("generator: state advances by the number of drawn elements") {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "ditto/ditto.h"
+#include "kernels/sim/runtime.h"
 #include "kernels/common/dmath.h"
 
 using namespace ditto;
@@ -350,6 +351,9 @@ TEST_SUITE("op_determinism") {
   TEST_CASE("per-call mode beats ModeGuard, which beats the global mode; guards restore") {
     ThreadCountRestore restore;
     set_num_threads(1);  // a single-thread Fast sum has one partial: reproducible run to run
+    // On sim, Fast sums use atomics whose order follows the schedule: fix it (in order, one
+    // worker) so Fast results are reproducible and the checks below can tell the modes apart.
+    ditto::sim::ScheduleGuard in_order({ditto::sim::Order::kInOrder, 0}, 1);
     const i64 n = 1000003;
     Tensor x = tensor_of(spread_values<float>(n, 40), {n});
     REQUIRE(get_mode() == Mode::Deterministic);

@@ -762,7 +762,7 @@ TEST_SUITE("op_values") {
           std::vector<float>{0.f, 255.f});
     Tensor same = t.to(DType::f64);
     CHECK(same.shares_storage(t));  // no-op conversion returns the same tensor
-    CHECK(t.to(Device::cpu()).shares_storage(t));
+    CHECK(t.to(t.device()).shares_storage(t));  // no-op device move too
   }
 
   // ---- views, contiguous, data access ---------------------------------------------------------

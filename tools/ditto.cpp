@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "core/info.h"
+#include "kernels/sim/runtime.h"
 
 namespace {
 
@@ -74,16 +75,19 @@ std::string or_none(std::string_view s, std::string_view none) {
 }
 
 std::string device_status(ditto::Device d, const ditto::BuildInfo& b) {
-  if (ditto::device_available(d)) return "available";
   switch (d.type) {
-    case ditto::Device::Type::sim: return "not yet available (arrives with the simulator issue)";
+    case ditto::Device::Type::cpu: return "available (native CPU kernels)";
+    case ditto::Device::Type::sim:
+      return "available (CUDA kernel sources on the SIMT simulator; " +
+             std::to_string(ditto::sim::get_num_workers()) + " workers, seed " +
+             std::to_string(ditto::sim::get_schedule().seed) + ")";
     case ditto::Device::Type::cuda:
-      if (!b.cuda_enabled) {
-        return "not compiled (configure with -DDITTO_CUDA=ON on a machine with nvcc)";
-      }
-      return "not yet available (arrives with the CUDA issue)";
-    default: return "not available";
+      if (!b.cuda_enabled) return "not compiled (configure with -DDITTO_CUDA=ON where nvcc exists)";
+      if (!b.cuda_compiled) return "not compiled (CUDA kernel sources missing in this build)";
+      if (ditto::device_available(d)) return "available";
+      return "kernels compiled, but no CUDA GPU is present";
   }
+  return "not available";
 }
 
 int cmd_info(Args args) {

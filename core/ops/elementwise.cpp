@@ -5,7 +5,7 @@
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/ops/op_util.h"
-#include "kernels/elementwise.h"
+#include "kernels/dispatch.h"
 
 namespace ditto {
 
@@ -33,7 +33,7 @@ Tensor unary_forward(const char* name, UnaryOp op, const Tensor& x, kernels::Una
   if (float_only(op) && !is_floating(x.dtype())) in = x.to(DType::f32);  // ints never need grad
   DITTO_CHECK(in.dtype() != DType::u8, name, ": not defined for u8 tensors, got ", describe(x));
   Tensor out = empty(in.shape(), in.dtype(), in.device());
-  kernels::cpu::unary(op, detail::make_view(in, name), detail::make_view(out, name), p);
+  kernels::unary(in.device(), op, detail::make_view(in, name), detail::make_view(out, name), p);
   return out;
 }
 
@@ -50,7 +50,7 @@ Tensor binary_forward(const char* name, BinaryOp op, const Tensor& a, const Tens
     cb = b.to(t);
   }
   Tensor out = empty(shape, comparison ? DType::u8 : t, a.device());
-  kernels::cpu::binary(op, detail::make_broadcast_view(ca, shape, name),
+  kernels::binary(a.device(), op, detail::make_broadcast_view(ca, shape, name),
                        detail::make_broadcast_view(cb, shape, name),
                        detail::make_view(out, name));
   return out;
@@ -264,7 +264,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     cb = b.to(t);
   }
   Tensor out = empty(shape, t, a.device());
-  kernels::cpu::where(detail::make_broadcast_view(cond, shape, "where"),
+  kernels::where(a.device(), detail::make_broadcast_view(cond, shape, "where"),
                       detail::make_broadcast_view(ca, shape, "where"),
                       detail::make_broadcast_view(cb, shape, "where"),
                       detail::make_view(out, "where"));

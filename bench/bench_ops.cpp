@@ -1,0 +1,62 @@
+// Deterministic vs fast, through the public API, per device: what determinism costs.
+//   build/bench/bench_ops --benchmark_filter='cpu'            (cpu only)
+// Arguments: /<log2 size or n>/<mode 0=deterministic 1=fast>/<threads>.
+// The sim device runs the CUDA kernels on the simulator (slow by design): its cases use small
+// sizes and exist to compare the two kernel variants' structure, not to measure a GPU.
+#include <benchmark/benchmark.h>
+
+#include "ditto/ditto.h"
+
+namespace {
+
+ditto::Mode mode_of(const benchmark::State& s) {
+  return s.range(1) == 0 ? ditto::Mode::Deterministic : ditto::Mode::Fast;
+}
+
+void set_label(benchmark::State& s) {
+  s.SetLabel(std::string(ditto::mode_name(mode_of(s))) + ", " + std::to_string(s.range(2)) +
+             " thread(s)");
+}
+
+// Sum of 2^k f32 values.
+void sum_on(benchmark::State& s, ditto::Device dev) {
+  ditto::set_num_threads(static_cast<int>(s.range(2)));
+  ditto::Generator g(1);
+  ditto::Tensor x = ditto::randn({std::int64_t{1} << s.range(0)}, g, ditto::DType::f32, dev);
+  for (auto _ : s) {
+    ditto::Tensor r = ditto::sum(x, {}, false, mode_of(s));
+    benchmark::DoNotOptimize(r.raw_data());
+  }
+  s.SetBytesProcessed(s.iterations() * x.numel() * 4);
+  set_label(s);
+}
+
+// n x n x n f32 matmul.
+void matmul_on(benchmark::State& s, ditto::Device dev) {
+  ditto::set_num_threads(static_cast<int>(s.range(2)));
+  std::int64_t n = s.range(0);
+  ditto::Generator g(2);
+  ditto::Tensor a = ditto::randn({n, n}, g, ditto::DType::f32, dev);
+  ditto::Tensor b = ditto::randn({n, n}, g, ditto::DType::f32, dev);
+  for (auto _ : s) {
+    ditto::Tensor c = ditto::matmul(a, b, mode_of(s));
+    benchmark::DoNotOptimize(c.raw_data());
+  }
+  s.counters["GFLOP/s"] = benchmark::Counter(2.0 * n * n * n * s.iterations() / 1e9,
+                                             benchmark::Counter::kIsRate);
+  set_label(s);
+}
+
+void BM_sum_cpu(benchmark::State& s) { sum_on(s, ditto::Device::cpu()); }
+void BM_matmul_cpu(benchmark::State& s) { matmul_on(s, ditto::Device::cpu()); }
+void BM_sum_sim(benchmark::State& s) { sum_on(s, ditto::Device::sim()); }
+void BM_matmul_sim(benchmark::State& s) { matmul_on(s, ditto::Device::sim()); }
+
+BENCHMARK(BM_sum_cpu)->ArgsProduct({{24}, {0, 1}, {1, 2}})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_matmul_cpu)->ArgsProduct({{1024}, {0, 1}, {1, 2}})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_sum_sim)->ArgsProduct({{20}, {0, 1}, {1}})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_matmul_sim)->ArgsProduct({{64}, {0, 1}, {1}})->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,47 @@
+// ditto — included first by every kernels/cuda/*.cuh: the CUDA shim, the launch helper, and
+// DITTO_GPU_NS, the namespace the same kernel source lands in for each compiler.
+//
+// A kernel source is compiled twice: by nvcc in kernels/cuda/<family>.cu (its launchers become
+// ditto::kernels::cuda::*) and by the host compiler in kernels/sim/<family>_sim.cpp against the
+// simulator (ditto::kernels::sim::*). Both sets of launchers implement the same declarations from
+// kernels/<family>.h, so the two compilations never define the same symbol.
+#pragma once
+#include "core/device.h"
+#include "kernels/device_memory.h"
+#include "kernels/kernel_types.h"
+#include "kernels/launch_config.h"
+#include "kernels/sim/cuda_shim.h"
+#include "kernels/sim/launch.h"
+
+#if defined(__CUDACC__)
+#define DITTO_GPU_NS cuda
+#else
+#define DITTO_GPU_NS sim
+#endif
+
+namespace ditto::kernels::DITTO_GPU_NS {
+
+/// The device this compilation's launchers run on (scratch buffers are allocated there).
+inline Device this_device() {
+#if defined(__CUDACC__)
+  int dev = 0;
+  cudaGetDevice(&dev);
+  return Device::cuda(dev);
+#else
+  return Device::sim();
+#endif
+}
+
+/// Element offset of logical (row-major) index i in a View — the per-element index math every
+/// strided GPU kernel uses. Why a loop over dims: views may be arbitrarily strided/broadcast.
+__host__ __device__ inline std::int64_t view_offset(const View& v, std::int64_t i) {
+  std::int64_t off = 0;
+  for (int d = v.ndim - 1; d >= 0; --d) {
+    std::int64_t s = v.shape[d];
+    off += (i % s) * v.strides[d];
+    i /= s;
+  }
+  return off;
+}
+
+}  // namespace ditto::kernels::DITTO_GPU_NS

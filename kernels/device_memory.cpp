@@ -1,0 +1,79 @@
+#include "kernels/device_memory.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "core/error.h"
+
+#ifndef DITTO_CUDA_COMPILED
+#define DITTO_CUDA_COMPILED 0
+#endif
+
+namespace ditto::kernels {
+
+namespace {
+bool host_side(Device d) { return d.type != Device::Type::cuda; }
+}  // namespace
+
+void* device_alloc(Device d, std::size_t bytes) {
+  if (bytes == 0) return nullptr;
+  if (host_side(d)) {
+    // 64-byte alignment: a cache line and a full AVX-512 vector.
+    void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+    DITTO_CHECK(p != nullptr, "allocate: out of memory allocating ", bytes, " bytes on ",
+                device_name(d));
+    return p;
+  }
+#if DITTO_CUDA_COMPILED
+  return cuda::alloc(d.index, bytes);
+#else
+  DITTO_FAIL("allocate: device ", device_name(d), " is not available (CUDA kernels not compiled)");
+#endif
+}
+
+void device_free(Device d, void* p) {
+  if (p == nullptr) return;
+  if (host_side(d)) {
+    std::free(p);
+    return;
+  }
+#if DITTO_CUDA_COMPILED
+  cuda::free(d.index, p);
+#endif
+}
+
+void device_copy(void* dst, Device dst_dev, const void* src, Device src_dev, std::size_t bytes) {
+  if (bytes == 0) return;
+  if (host_side(dst_dev) && host_side(src_dev)) {
+    std::memcpy(dst, src, bytes);
+    return;
+  }
+#if DITTO_CUDA_COMPILED
+  int kind = host_side(src_dev) ? 0 : (host_side(dst_dev) ? 1 : 2);
+  cuda::copy(dst, src, bytes, kind);
+#else
+  DITTO_FAIL("copy: device ", device_name(host_side(dst_dev) ? src_dev : dst_dev),
+             " is not available (CUDA kernels not compiled)");
+#endif
+}
+
+bool cuda_compiled() { return DITTO_CUDA_COMPILED != 0; }
+
+int cuda_device_count() {
+#if DITTO_CUDA_COMPILED
+  return cuda::device_count();
+#else
+  return 0;
+#endif
+}
+
+bool device_present(Device d) {
+  switch (d.type) {
+    case Device::Type::cpu: return true;
+    case Device::Type::sim: return true;
+    case Device::Type::cuda: return d.index >= 0 && d.index < cuda_device_count();
+  }
+  return false;
+}
+
+}  // namespace ditto::kernels
