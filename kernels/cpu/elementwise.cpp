@@ -66,6 +66,7 @@
 
 #include "core/error.h"
 #include "kernels/common/dmath.h"
+#include "kernels/common/elementwise_args.h"
 #include "kernels/cpu/strided_loop.h"
 
 namespace ditto::kernels::cpu {
@@ -133,45 +134,11 @@ inline To convert(From x) {
   }
 }
 
-/// pow_scalar, decided once per call from the exponent.
-enum class PowKind { one, identity, square, sqrt, recip, intpow, general };
-struct PowRule {
-  PowKind kind = PowKind::general;
-  unsigned e = 0;      // |p| for intpow
-  bool recip = false;  // p < 0 for intpow
-};
-
-PowRule pow_rule(double p) {
-  PowRule r;
-  if (p == 0)
-    r.kind = PowKind::one;
-  else if (p == 1)
-    r.kind = PowKind::identity;
-  else if (p == 2)
-    r.kind = PowKind::square;
-  else if (p == 0.5)
-    r.kind = PowKind::sqrt;
-  else if (p == -1)
-    r.kind = PowKind::recip;
-  else if (std::fabs(p) <= 64 && std::trunc(p) == p) {
-    r.kind = PowKind::intpow;
-    r.e = static_cast<unsigned>(std::fabs(p));
-    r.recip = p < 0;
-  }
-  return r;
-}
-
-template <class T>
-inline T pow_int(T x, unsigned e, bool recip) {
-  T r = T(1), b = x;
-  for (;;) {
-    if (e & 1u) r = r * b;
-    e >>= 1;
-    if (e == 0) break;
-    b = b * b;
-  }
-  return recip ? T(1) / r : r;
-}
+// pow_scalar, decided once per call from the exponent (shared with the GPU kernels).
+using ew_args::pow_rule;
+using ew_args::PowKind;
+using ew_args::pow_int;
+using ew_args::PowRule;
 
 template <class T>
 inline T pow_general(T x, T q) {
@@ -285,23 +252,6 @@ void unary_inner(const void* vctx, char* const* ptrs, const i64* s, i64 n) {
   }
 }
 
-const char* unary_name(UnaryOp op) {
-  switch (op) {
-    case UnaryOp::neg: return "neg";
-    case UnaryOp::abs: return "abs";
-    case UnaryOp::exp: return "exp";
-    case UnaryOp::log: return "log";
-    case UnaryOp::log1p: return "log1p";
-    case UnaryOp::sqrt: return "sqrt";
-    case UnaryOp::relu: return "relu";
-    case UnaryOp::sigmoid: return "sigmoid";
-    case UnaryOp::tanh: return "tanh";
-    case UnaryOp::pow_scalar: return "pow";
-    case UnaryOp::clamp: return "clamp";
-  }
-  return "unary";
-}
-
 // ---- binary --------------------------------------------------------------------------------
 
 struct BinaryCtx {
@@ -358,26 +308,6 @@ void binary_inner(const void* vctx, char* const* ptrs, const i64* s, i64 n) {
     }
   }
 }
-
-const char* binary_name(BinaryOp op) {
-  switch (op) {
-    case BinaryOp::add: return "add";
-    case BinaryOp::sub: return "sub";
-    case BinaryOp::mul: return "mul";
-    case BinaryOp::div: return "div";
-    case BinaryOp::maximum: return "maximum";
-    case BinaryOp::minimum: return "minimum";
-    case BinaryOp::eq: return "eq";
-    case BinaryOp::ne: return "ne";
-    case BinaryOp::lt: return "lt";
-    case BinaryOp::le: return "le";
-    case BinaryOp::gt: return "gt";
-    case BinaryOp::ge: return "ge";
-  }
-  return "binary";
-}
-
-bool is_comparison(BinaryOp op) { return static_cast<int>(op) >= static_cast<int>(BinaryOp::eq); }
 
 // ---- where / copy / fill -------------------------------------------------------------------
 // where, same-dtype copy and fill move bits, so they are instantiated per element size with
@@ -458,44 +388,12 @@ InnerLoop copy_from(DType from) {
   return nullptr;
 }
 
-// ---- validation ----------------------------------------------------------------------------
-
-std::string shape_str(const View& v) {
-  std::string s = "[";
-  for (int i = 0; i < v.ndim; ++i) s += (i ? "," : "") + std::to_string(v.shape[i]);
-  return s + "]";
-}
-
-void check_view(const View& v, const char* op, const char* what) {
-  DITTO_CHECK(v.ndim >= 0 && v.ndim <= kMaxDims, op, ": ", what, " has ", v.ndim,
-              " dims; kernels support 0..", kMaxDims);
-  for (int i = 0; i < v.ndim; ++i)
-    DITTO_CHECK(v.shape[i] >= 0, op, ": ", what, " has a negative extent, shape ", shape_str(v));
-  DITTO_CHECK(v.data != nullptr || v.numel() == 0, op, ": ", what, " has no data");
-}
-
-void check_same_shape(const View& in, const View& out, const char* op, const char* what) {
-  check_view(in, op, what);
-  bool same = in.ndim == out.ndim;
-  for (int i = 0; same && i < in.ndim; ++i) same = in.shape[i] == out.shape[i];
-  DITTO_CHECK(same, op, ": ", what, " shape ", shape_str(in), " differs from output shape ",
-              shape_str(out));
-}
-
 }  // namespace
 
 // ---- entry points --------------------------------------------------------------------------
 
 void unary(UnaryOp op, const View& in, const View& out, UnaryParams p) {
-  const char* name = unary_name(op);
-  check_view(out, name, "output");
-  check_same_shape(in, out, name, "input");
-  DITTO_CHECK(in.dtype == out.dtype, name, ": input dtype ", dtype_name(in.dtype),
-              " differs from output dtype ", dtype_name(out.dtype));
-  const bool float_only =
-      !(op == UnaryOp::neg || op == UnaryOp::abs || op == UnaryOp::relu || op == UnaryOp::clamp);
-  DITTO_CHECK(is_floating(in.dtype) || (!float_only && in.dtype == DType::i64), name,
-              ": not supported for dtype ", dtype_name(in.dtype), " (shape ", shape_str(in), ")");
+  ew_args::check_unary(op, in, out);
   UnaryCtx ctx{op, p, op == UnaryOp::pow_scalar ? pow_rule(p.a) : PowRule{}};
   InnerLoop fn = in.dtype == DType::f32   ? &unary_inner<float>
                  : in.dtype == DType::f64 ? &unary_inner<double>
@@ -505,19 +403,7 @@ void unary(UnaryOp op, const View& in, const View& out, UnaryParams p) {
 }
 
 void binary(BinaryOp op, const View& a, const View& b, const View& out) {
-  const char* name = binary_name(op);
-  check_view(out, name, "output");
-  check_same_shape(a, out, name, "first input");
-  check_same_shape(b, out, name, "second input");
-  DITTO_CHECK(a.dtype == b.dtype, name, ": input dtypes differ (", dtype_name(a.dtype), " vs ",
-              dtype_name(b.dtype), ")");
-  const DType want = is_comparison(op) ? DType::u8 : a.dtype;
-  DITTO_CHECK(out.dtype == want, name, ": output dtype must be ", dtype_name(want), ", got ",
-              dtype_name(out.dtype));
-  DITTO_CHECK(a.dtype != DType::u8 || op == BinaryOp::add || op == BinaryOp::maximum ||
-                  op == BinaryOp::minimum || is_comparison(op),
-              name, ": not supported for u8 inputs (shape ", shape_str(a),
-              "); convert to i64 or f32 first");
+  ew_args::check_binary(op, a, b, out);
   std::atomic<bool> div_by_zero{false};
   BinaryCtx ctx{op, &div_by_zero};
   InnerLoop fn = nullptr;
@@ -529,25 +415,17 @@ void binary(BinaryOp op, const View& a, const View& b, const View& out) {
   }
   const View* ops[] = {&out, &a, &b};
   run_loop(plan_loop(ops, 3), fn, &ctx);
-  DITTO_CHECK(!div_by_zero.load(), "div: integer division by zero (shape ", shape_str(out), ")");
+  ew_args::check_no_div_by_zero(div_by_zero.load(), out);
 }
 
 void where(const View& cond, const View& a, const View& b, const View& out) {
-  check_view(out, "where", "output");
-  check_same_shape(cond, out, "where", "condition");
-  check_same_shape(a, out, "where", "first input");
-  check_same_shape(b, out, "where", "second input");
-  DITTO_CHECK(cond.dtype == DType::u8, "where: condition must be u8, got ", dtype_name(cond.dtype));
-  DITTO_CHECK(a.dtype == out.dtype && b.dtype == out.dtype, "where: input dtypes ",
-              dtype_name(a.dtype), " and ", dtype_name(b.dtype), " must equal output dtype ",
-              dtype_name(out.dtype));
+  ew_args::check_where(cond, a, b, out);
   const View* ops[] = {&out, &cond, &a, &b};
   run_loop(plan_loop(ops, 4), by_size<WhereFn>(out.dtype), nullptr);
 }
 
 void copy(const View& in, const View& out) {
-  check_view(out, "copy", "output");
-  check_same_shape(in, out, "copy", "input");
+  ew_args::check_copy(in, out);
   InnerLoop fn = nullptr;
   if (in.dtype == out.dtype) {
     fn = by_size<CopyFn>(out.dtype);
@@ -564,7 +442,7 @@ void copy(const View& in, const View& out) {
 }
 
 void fill(const View& out, double value) {
-  check_view(out, "fill", "output");
+  ew_args::check_fill(out);
   // The value in the output's type, stored as that type's bits.
   alignas(8) unsigned char bits[8] = {};
   switch (out.dtype) {

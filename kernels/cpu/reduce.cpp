@@ -32,6 +32,7 @@
 
 #include "core/error.h"
 #include "core/threads.h"
+#include "kernels/common/reduce_args.h"
 #include "kernels/cpu/canonical_sum.h"
 
 namespace ditto::kernels::cpu {
@@ -53,77 +54,17 @@ constexpr int batch_width() {
   return static_cast<int>(128 / sizeof(In));
 }
 
-const char* op_name(ReduceOp op) {
-  switch (op) {
-    case ReduceOp::sum: return "sum";
-    case ReduceOp::max: return "max";
-    case ReduceOp::min: return "min";
-    case ReduceOp::argmax: return "argmax";
-    case ReduceOp::argmin: return "argmin";
-  }
-  return "?";
-}
-
-std::string shape_str(const View& v) {
-  std::string s = "[";
-  for (int d = 0; d < v.ndim; ++d) s += (d ? "," : "") + std::to_string(v.shape[d]);
-  return s + "]";
-}
-
-/// The reduction after normalisation. Kept dims carry the input and the output strides;
-/// in the batched layout the stride-1 kept dim is moved last (it only changes the order in
-/// which outputs are visited).
-struct Problem {
-  int nk = 0;                  // kept dims
-  i64 kshape[kMaxDims] = {};   // (nk,)
-  i64 kin[kMaxDims] = {};      // (nk,) input strides
-  i64 kout[kMaxDims] = {};     // (nk,) output strides
-  int nr = 1;                  // reduced dims (>= 1), row-major logical order
-  i64 rshape[kMaxDims] = {};   // (nr,)
-  i64 rstride[kMaxDims] = {};  // (nr,) input strides
-  i64 K = 1;                   // outputs
-  i64 n = 1;                   // reduced elements per output
-  bool contiguous = false;     // each output's range is base[0..n)
-  bool batched = false;        // kshape[nk - 1] outputs are adjacent (input stride 1)
+/// The reduction after normalisation (reduce_args::Dims: kept dims carry the input and the
+/// output strides). In the batched layout the stride-1 kept dim is moved last (it only changes
+/// the order in which outputs are visited).
+struct Problem : reduce_args::Dims {
+  bool contiguous = false;  // each output's range is base[0..n)
+  bool batched = false;     // kshape[nk - 1] outputs are adjacent (input stride 1)
 };
 
 Problem make_problem(const View& in, int n_kept, const View& out) {
   Problem p;
-  for (int d = 0; d < n_kept; ++d) {
-    const i64 s = in.shape[d];
-    p.K *= s;
-    if (s == 1) continue;
-    if (p.nk > 0 && p.kin[p.nk - 1] == in.strides[d] * s &&
-        p.kout[p.nk - 1] == out.strides[d] * s) {
-      p.kshape[p.nk - 1] *= s;  // the outer dim steps exactly over this one: merge
-      p.kin[p.nk - 1] = in.strides[d];
-      p.kout[p.nk - 1] = out.strides[d];
-    } else {
-      p.kshape[p.nk] = s;
-      p.kin[p.nk] = in.strides[d];
-      p.kout[p.nk] = out.strides[d];
-      ++p.nk;
-    }
-  }
-  p.nr = 0;
-  for (int d = n_kept; d < in.ndim; ++d) {
-    const i64 s = in.shape[d];
-    p.n *= s;
-    if (s == 1) continue;
-    if (p.nr > 0 && p.rstride[p.nr - 1] == in.strides[d] * s) {
-      p.rshape[p.nr - 1] *= s;
-      p.rstride[p.nr - 1] = in.strides[d];
-    } else {
-      p.rshape[p.nr] = s;
-      p.rstride[p.nr] = in.strides[d];
-      ++p.nr;
-    }
-  }
-  if (p.nr == 0) {  // one element per output (or none): trivially contiguous
-    p.nr = 1;
-    p.rshape[0] = 1;
-    p.rstride[0] = 1;
-  }
+  static_cast<reduce_args::Dims&>(p) = reduce_args::normalize(in, n_kept, out);
   p.contiguous = p.nr == 1 && (p.rstride[0] == 1 || p.rshape[0] == 1);
   if (!p.contiguous && p.rstride[p.nr - 1] != 1) {
     for (int d = p.nk - 1; d >= 0; --d) {
@@ -594,38 +535,13 @@ void fill_zero(const Problem& p, const View& out) {
 }  // namespace
 
 void reduce(ReduceOp op, Mode mode, const View& in, int n_kept, const View& out) {
-  const char* name = op_name(op);
-  DITTO_CHECK(n_kept >= 0 && n_kept <= in.ndim, "reduce ", name, ": n_kept ", n_kept,
-              " out of range for input ", shape_str(in));
-  DITTO_CHECK(out.ndim == n_kept, "reduce ", name, ": output ", shape_str(out), " must have the ",
-              n_kept, " kept dims of input ", shape_str(in));
-  for (int d = 0; d < n_kept; ++d) {
-    DITTO_CHECK(out.shape[d] == in.shape[d], "reduce ", name, ": output ", shape_str(out),
-                " does not match the kept dims of input ", shape_str(in));
-  }
-  const DType it = in.dtype, ot = out.dtype;
-  switch (op) {
-    case ReduceOp::sum:
-      DITTO_CHECK(it == DType::u8 ? ot == DType::i64 : ot == it, "reduce sum: ", dtype_name(it),
-                  " input cannot write a ", dtype_name(ot), " output");
-      break;
-    case ReduceOp::max:
-    case ReduceOp::min:
-      DITTO_CHECK(ot == it, "reduce ", name, ": output dtype ", dtype_name(ot),
-                  " must equal input dtype ", dtype_name(it));
-      break;
-    case ReduceOp::argmax:
-    case ReduceOp::argmin:
-      DITTO_CHECK(ot == DType::i64, "reduce ", name, ": output dtype must be i64, got ",
-                  dtype_name(ot));
-      break;
-  }
+  reduce_args::check_reduce(op, in, n_kept, out);
+  const DType it = in.dtype;
 
   const Problem p = make_problem(in, n_kept, out);
   if (p.K == 0) return;
   if (p.n == 0) {
-    DITTO_CHECK(op == ReduceOp::sum, "reduce ", name, ": empty reduced range (input ",
-                shape_str(in), ", ", n_kept, " kept dims)");
+    reduce_args::check_empty_range(op, in, n_kept);
     fill_zero(p, out);
     return;
   }

@@ -36,6 +36,7 @@
 
 #include "core/error.h"
 #include "kernels/common/dmath.h"
+#include "kernels/common/elementwise_args.h"
 #include "kernels/cuda/gpu_common.cuh"
 #include "kernels/elementwise.h"
 
@@ -220,21 +221,10 @@ __host__ __device__ __forceinline__ To convert(From x) {
 __host__ __device__ __forceinline__ float sqrt_elem(float x) { return sqrtf(x); }
 __host__ __device__ __forceinline__ double sqrt_elem(double x) { return sqrt(x); }
 
-/// pow_scalar's kind, decided once per call on the host from the exponent (same table as the
-/// CPU kernel).
-enum class PowKind : int { one, identity, square, sqrt, recip, intpow, general };
-
-template <class T>
-__host__ __device__ __forceinline__ T pow_int(T x, unsigned e, bool recip) {
-  T r = T(1), b = x;
-  for (;;) {
-    if (e & 1u) r = r * b;
-    e >>= 1;
-    if (e == 0) break;
-    b = b * b;
-  }
-  return recip ? T(1) / r : r;
-}
+/// pow_scalar's kind, decided once per call on the host from the exponent (the same rule as the
+/// CPU kernel: kernels/common/elementwise_args.h).
+using ew_args::PowKind;
+using ew_args::pow_int;  // PowKind::intpow's element rule
 
 template <class T>
 __host__ __device__ __forceinline__ T pow_general(T x, T q) {
@@ -417,68 +407,7 @@ void launch_1d(void (*kernel)(P...), i64 n, A&&... args) {
   ditto::sim::launch(kernel, dim3(blocks), dim3(threads), 0, std::forward<A>(args)...);
 }
 
-// ---- validation (the CPU kernels' checks and messages) ---------------------------------------
-
-inline std::string shape_str(const View& v) {
-  std::string s = "[";
-  for (int i = 0; i < v.ndim; ++i) s += (i ? "," : "") + std::to_string(v.shape[i]);
-  return s + "]";
-}
-
-inline void check_view(const View& v, const char* op, const char* what) {
-  DITTO_CHECK(v.ndim >= 0 && v.ndim <= kMaxDims, op, ": ", what, " has ", v.ndim,
-              " dims; kernels support 0..", kMaxDims);
-  for (int i = 0; i < v.ndim; ++i)
-    DITTO_CHECK(v.shape[i] >= 0, op, ": ", what, " has a negative extent, shape ", shape_str(v));
-  DITTO_CHECK(v.data != nullptr || v.numel() == 0, op, ": ", what, " has no data");
-}
-
-inline void check_same_shape(const View& in, const View& out, const char* op, const char* what) {
-  check_view(in, op, what);
-  bool same = in.ndim == out.ndim;
-  for (int i = 0; same && i < in.ndim; ++i) same = in.shape[i] == out.shape[i];
-  DITTO_CHECK(same, op, ": ", what, " shape ", shape_str(in), " differs from output shape ",
-              shape_str(out));
-}
-
-inline const char* unary_name(UnaryOp op) {
-  switch (op) {
-    case UnaryOp::neg: return "neg";
-    case UnaryOp::abs: return "abs";
-    case UnaryOp::exp: return "exp";
-    case UnaryOp::log: return "log";
-    case UnaryOp::log1p: return "log1p";
-    case UnaryOp::sqrt: return "sqrt";
-    case UnaryOp::relu: return "relu";
-    case UnaryOp::sigmoid: return "sigmoid";
-    case UnaryOp::tanh: return "tanh";
-    case UnaryOp::pow_scalar: return "pow";
-    case UnaryOp::clamp: return "clamp";
-  }
-  return "unary";
-}
-
-inline const char* binary_name(BinaryOp op) {
-  switch (op) {
-    case BinaryOp::add: return "add";
-    case BinaryOp::sub: return "sub";
-    case BinaryOp::mul: return "mul";
-    case BinaryOp::div: return "div";
-    case BinaryOp::maximum: return "maximum";
-    case BinaryOp::minimum: return "minimum";
-    case BinaryOp::eq: return "eq";
-    case BinaryOp::ne: return "ne";
-    case BinaryOp::lt: return "lt";
-    case BinaryOp::le: return "le";
-    case BinaryOp::gt: return "gt";
-    case BinaryOp::ge: return "ge";
-  }
-  return "binary";
-}
-
-inline bool is_comparison(BinaryOp op) {
-  return static_cast<int>(op) >= static_cast<int>(BinaryOp::eq);
-}
+// ---- host-side arguments (validation: kernels/common/elementwise_args.h) ---------------------
 
 template <class T>
 UnaryArgs<T> make_unary_args(UnaryOp op, UnaryParams p) {
@@ -490,23 +419,11 @@ UnaryArgs<T> make_unary_args(UnaryOp op, UnaryParams p) {
     a.hi = convert<T>(p.b);
   }
   if (op == UnaryOp::pow_scalar) {
-    const double e = p.a;
-    if (e == 0)
-      a.pow = PowKind::one;
-    else if (e == 1)
-      a.pow = PowKind::identity;
-    else if (e == 2)
-      a.pow = PowKind::square;
-    else if (e == 0.5)
-      a.pow = PowKind::sqrt;
-    else if (e == -1)
-      a.pow = PowKind::recip;
-    else if (std::fabs(e) <= 64 && std::trunc(e) == e) {
-      a.pow = PowKind::intpow;
-      a.e = static_cast<unsigned>(std::fabs(e));
-      a.recip = e < 0;
-    }
-    a.q = static_cast<T>(e);
+    const ew_args::PowRule r = ew_args::pow_rule(p.a);
+    a.pow = r.kind;
+    a.e = r.e;
+    a.recip = r.recip;
+    a.q = static_cast<T>(p.a);
   }
   return a;
 }
@@ -529,15 +446,7 @@ void launch_fill(const Walk<1>& w, i64 n, U bits) {
 /// See kernels/elementwise.h; bits equal cpu::unary for any launch configuration.
 void unary(UnaryOp op, const View& in, const View& out, UnaryParams p) {
   using namespace ew_detail;
-  const char* name = unary_name(op);
-  check_view(out, name, "output");
-  check_same_shape(in, out, name, "input");
-  DITTO_CHECK(in.dtype == out.dtype, name, ": input dtype ", dtype_name(in.dtype),
-              " differs from output dtype ", dtype_name(out.dtype));
-  const bool float_only =
-      !(op == UnaryOp::neg || op == UnaryOp::abs || op == UnaryOp::relu || op == UnaryOp::clamp);
-  DITTO_CHECK(is_floating(in.dtype) || (!float_only && in.dtype == DType::i64), name,
-              ": not supported for dtype ", dtype_name(in.dtype), " (shape ", shape_str(in), ")");
+  ew_args::check_unary(op, in, out);
   const i64 n = out.numel();
   if (n == 0) return;
   const View* ops[2] = {&out, &in};
@@ -554,19 +463,7 @@ void unary(UnaryOp op, const View& in, const View& out, UnaryParams p) {
 /// launcher throws ditto::Error once the kernel has finished (the output is then unspecified).
 void binary(BinaryOp op, const View& a, const View& b, const View& out) {
   using namespace ew_detail;
-  const char* name = binary_name(op);
-  check_view(out, name, "output");
-  check_same_shape(a, out, name, "first input");
-  check_same_shape(b, out, name, "second input");
-  DITTO_CHECK(a.dtype == b.dtype, name, ": input dtypes differ (", dtype_name(a.dtype), " vs ",
-              dtype_name(b.dtype), ")");
-  const DType want = is_comparison(op) ? DType::u8 : a.dtype;
-  DITTO_CHECK(out.dtype == want, name, ": output dtype must be ", dtype_name(want), ", got ",
-              dtype_name(out.dtype));
-  DITTO_CHECK(a.dtype != DType::u8 || op == BinaryOp::add || op == BinaryOp::maximum ||
-                  op == BinaryOp::minimum || is_comparison(op),
-              name, ": not supported for u8 inputs (shape ", shape_str(a),
-              "); convert to i64 or f32 first");
+  ew_args::check_binary(op, a, b, out);
   const i64 n = out.numel();
   if (n == 0) return;
   const View* ops[3] = {&out, &a, &b};
@@ -589,21 +486,14 @@ void binary(BinaryOp op, const View& a, const View& b, const View& out) {
   if (int_div) {
     int seen = 0;
     device_copy(&seen, Device::cpu(), flag_ptr, this_device(), sizeof seen);
-    DITTO_CHECK(seen == 0, "div: integer division by zero (shape ", shape_str(out), ")");
+    ew_args::check_no_div_by_zero(seen != 0, out);
   }
 }
 
 /// See kernels/elementwise.h: out = cond ? a : b, bits copied unchanged.
 void where(const View& cond, const View& a, const View& b, const View& out) {
   using namespace ew_detail;
-  check_view(out, "where", "output");
-  check_same_shape(cond, out, "where", "condition");
-  check_same_shape(a, out, "where", "first input");
-  check_same_shape(b, out, "where", "second input");
-  DITTO_CHECK(cond.dtype == DType::u8, "where: condition must be u8, got ", dtype_name(cond.dtype));
-  DITTO_CHECK(a.dtype == out.dtype && b.dtype == out.dtype, "where: input dtypes ",
-              dtype_name(a.dtype), " and ", dtype_name(b.dtype), " must equal output dtype ",
-              dtype_name(out.dtype));
+  ew_args::check_where(cond, a, b, out);
   const i64 n = out.numel();
   if (n == 0) return;
   const View* ops[4] = {&out, &cond, &a, &b};
@@ -619,8 +509,7 @@ void where(const View& cond, const View& a, const View& b, const View& out) {
 /// See kernels/elementwise.h: same dtype moves bits; otherwise the conversion rule.
 void copy(const View& in, const View& out) {
   using namespace ew_detail;
-  check_view(out, "copy", "output");
-  check_same_shape(in, out, "copy", "input");
+  ew_args::check_copy(in, out);
   const i64 n = out.numel();
   if (n == 0) return;
   const View* ops[2] = {&out, &in};
@@ -645,7 +534,7 @@ void copy(const View& in, const View& out) {
 /// See kernels/elementwise.h: the value converted once on the host, then stored as bits.
 void fill(const View& out, double value) {
   using namespace ew_detail;
-  check_view(out, "fill", "output");
+  ew_args::check_fill(out);
   const i64 n = out.numel();
   if (n == 0) return;
   const View* ops[1] = {&out};

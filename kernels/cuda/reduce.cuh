@@ -37,6 +37,7 @@
 
 #include "core/error.h"
 #include "core/mode.h"
+#include "kernels/common/reduce_args.h"
 #include "kernels/cpu/canonical_sum.h"
 #include "kernels/reduce.h"
 
@@ -58,17 +59,8 @@ constexpr int kMaxBlocks = 16384;
 /// One level of a reduction: K outputs, each over a logical range of n elements (m chunks).
 /// Kept dims give each output's input offset (kin) and output offset (kout); reduced dims give
 /// the offset of logical element k (row-major over rshape). POD: passed to kernels by value.
-struct Geo {
-  i64 K = 1;  // outputs
-  i64 n = 1;  // elements per output
-  i64 m = 1;  // chunks per output = ceil(n / 1024)
-  int nk = 0;
-  i64 kshape[kMaxDims] = {};  // (nk,)
-  i64 kin[kMaxDims] = {};     // (nk,) input strides
-  i64 kout[kMaxDims] = {};    // (nk,) output strides
-  int nr = 1;
-  i64 rshape[kMaxDims] = {};   // (nr,)
-  i64 rstride[kMaxDims] = {};  // (nr,) input strides
+struct Geo : reduce_args::Dims {  // K, n, kept and reduced dims (kernels/common/reduce_args.h)
+  i64 m = 1;                      // chunks per output = ceil(n / 1024)
 };
 
 /// Input and output offsets of output o (row-major over the kept dims).
@@ -286,62 +278,11 @@ __global__ void zero_kernel(Geo g, Out* out) {
 
 inline i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
 
-inline const char* op_name(ReduceOp op) {
-  switch (op) {
-    case ReduceOp::sum: return "sum";
-    case ReduceOp::max: return "max";
-    case ReduceOp::min: return "min";
-    case ReduceOp::argmax: return "argmax";
-    case ReduceOp::argmin: return "argmin";
-  }
-  return "?";
-}
-
-inline std::string shape_str(const View& v) {
-  std::string s = "[";
-  for (int d = 0; d < v.ndim; ++d) s += (d ? "," : "") + std::to_string(v.shape[d]);
-  return s + "]";
-}
-
 /// Level-1 geometry: size-1 dims dropped, neighbours that step exactly over each other merged
 /// (the logical order is unchanged, so the bits are too), as cpu::reduce normalises.
 inline Geo make_geo(const View& in, int n_kept, const View& out) {
   Geo g;
-  for (int d = 0; d < n_kept; ++d) {
-    const i64 s = in.shape[d];
-    g.K *= s;
-    if (s == 1) continue;
-    if (g.nk > 0 && g.kin[g.nk - 1] == in.strides[d] * s &&
-        g.kout[g.nk - 1] == out.strides[d] * s) {
-      g.kshape[g.nk - 1] *= s;
-      g.kin[g.nk - 1] = in.strides[d];
-      g.kout[g.nk - 1] = out.strides[d];
-    } else {
-      g.kshape[g.nk] = s;
-      g.kin[g.nk] = in.strides[d];
-      g.kout[g.nk] = out.strides[d];
-      ++g.nk;
-    }
-  }
-  g.nr = 0;
-  for (int d = n_kept; d < in.ndim; ++d) {
-    const i64 s = in.shape[d];
-    g.n *= s;
-    if (s == 1) continue;
-    if (g.nr > 0 && g.rstride[g.nr - 1] == in.strides[d] * s) {
-      g.rshape[g.nr - 1] *= s;
-      g.rstride[g.nr - 1] = in.strides[d];
-    } else {
-      g.rshape[g.nr] = s;
-      g.rstride[g.nr] = in.strides[d];
-      ++g.nr;
-    }
-  }
-  if (g.nr == 0) {  // one element per output (or none)
-    g.nr = 1;
-    g.rshape[0] = 1;
-    g.rstride[0] = 1;
-  }
+  static_cast<reduce_args::Dims&>(g) = reduce_args::normalize(in, n_kept, out);
   g.m = ceil_div(g.n, kChunk);
   return g;
 }
@@ -446,38 +387,13 @@ void fill_zero(const Geo& g, void* out) {
 /// on the block schedule); the other ops run the deterministic kernels.
 void reduce(ReduceOp op, Mode mode, const View& in, int n_kept, const View& out) {
   using namespace reduce_detail;
-  const char* name = op_name(op);
-  DITTO_CHECK(n_kept >= 0 && n_kept <= in.ndim, "reduce ", name, ": n_kept ", n_kept,
-              " out of range for input ", shape_str(in));
-  DITTO_CHECK(out.ndim == n_kept, "reduce ", name, ": output ", shape_str(out), " must have the ",
-              n_kept, " kept dims of input ", shape_str(in));
-  for (int d = 0; d < n_kept; ++d) {
-    DITTO_CHECK(out.shape[d] == in.shape[d], "reduce ", name, ": output ", shape_str(out),
-                " does not match the kept dims of input ", shape_str(in));
-  }
+  reduce_args::check_reduce(op, in, n_kept, out);
   const DType it = in.dtype, ot = out.dtype;
-  switch (op) {
-    case ReduceOp::sum:
-      DITTO_CHECK(it == DType::u8 ? ot == DType::i64 : ot == it, "reduce sum: ", dtype_name(it),
-                  " input cannot write a ", dtype_name(ot), " output");
-      break;
-    case ReduceOp::max:
-    case ReduceOp::min:
-      DITTO_CHECK(ot == it, "reduce ", name, ": output dtype ", dtype_name(ot),
-                  " must equal input dtype ", dtype_name(it));
-      break;
-    case ReduceOp::argmax:
-    case ReduceOp::argmin:
-      DITTO_CHECK(ot == DType::i64, "reduce ", name, ": output dtype must be i64, got ",
-                  dtype_name(ot));
-      break;
-  }
 
   const Geo g = make_geo(in, n_kept, out);
   if (g.K == 0) return;
   if (g.n == 0) {
-    DITTO_CHECK(op == ReduceOp::sum, "reduce ", name, ": empty reduced range (input ",
-                shape_str(in), ", ", n_kept, " kept dims)");
+    reduce_args::check_empty_range(op, in, n_kept);
     switch (ot) {
       case DType::f32: fill_zero<float>(g, out.data); break;
       case DType::f64: fill_zero<double>(g, out.data); break;
