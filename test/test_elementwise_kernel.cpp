@@ -20,6 +20,7 @@
 #include "core/threads.h"
 #include "kernels/common/dmath.h"
 #include "kernels/elementwise.h"
+#include "test/fixtures/views.h"
 
 namespace {
 
@@ -29,7 +30,7 @@ using ditto::kernels::UnaryOp;
 using ditto::kernels::UnaryParams;
 using ditto::kernels::View;
 namespace cpu = ditto::kernels::cpu;
-using i64 = std::int64_t;
+using namespace ditto::test_fixtures;  // test/fixtures/views.h
 using u64 = std::uint64_t;
 using u8 = std::uint8_t;
 using Shape = std::vector<i64>;
@@ -677,30 +678,6 @@ TEST_CASE("elementwise kernel: bits do not depend on the thread count (1, 2, 3)"
 }
 
 // ---- specific rules ------------------------------------------------------------------------
-
-template <class T>
-constexpr DType dtype_of() {
-  if constexpr (std::is_same_v<T, float>)
-    return DType::f32;
-  else if constexpr (std::is_same_v<T, double>)
-    return DType::f64;
-  else if constexpr (std::is_same_v<T, i64>)
-    return DType::i64;
-  else
-    return DType::u8;
-}
-
-/// A 1-d contiguous view of v.
-template <class T>
-View view_of(std::vector<T>& v) {
-  View r;
-  r.data = v.data();
-  r.dtype = dtype_of<T>();
-  r.ndim = 1;
-  r.shape[0] = static_cast<i64>(v.size());
-  r.strides[0] = 1;
-  return r;
-}
 
 template <class T>
 std::vector<T> unary_vec(UnaryOp op, std::vector<T> x, UnaryParams p = {}) {

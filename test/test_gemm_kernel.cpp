@@ -10,107 +10,29 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <random>
 #include <string>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "core/error.h"
 #include "core/threads.h"
 #include "kernels/gemm.h"
+#include "test/fixtures/gemm_problem.h"
 
 namespace {
 
 using ditto::DType;
 using ditto::Mode;
 using ditto::kernels::GemmArgs;
-using i64 = std::int64_t;
+using namespace ditto::test_fixtures;  // test/fixtures/gemm_problem.h
 
-/// Shape and memory layout of one test product.
-struct Layout {
-  i64 batch = 1, M = 1, N = 1, K = 1;
-  bool a_t = false, b_t = false, c_t = false;  // store the matrix transposed (column-major)
-  bool a_bcast = false, b_bcast = false;       // batch stride 0: one matrix for every batch
-  i64 pad = 0;                                 // extra elements after each stored row/column
-};
-
-std::string describe(const Layout& l) {
-  return std::to_string(l.batch) + "x(" + std::to_string(l.M) + "x" + std::to_string(l.N) + "x" +
-         std::to_string(l.K) + ")" + (l.a_t ? " At" : "") + (l.b_t ? " Bt" : "") +
-         (l.c_t ? " Ct" : "") + (l.a_bcast ? " A-bcast" : "") + (l.b_bcast ? " B-bcast" : "") +
-         (l.pad ? " pad" : "");
-}
-
-/// Storage for a (batch, rows, cols) operand laid out as `l` asks; returns strides via args.
+/// The shared fixture (test/fixtures/gemm_problem.h) run through cpu::gemm.
 template <typename T>
-std::vector<T> make_operand(i64 batch, i64 rows, i64 cols, bool transposed, bool bcast, i64 pad,
-                            i64& bs, i64& rs, i64& cs) {
-  const i64 inner = transposed ? rows : cols, outer = transposed ? cols : rows;
-  const i64 ld = inner + pad;
-  rs = transposed ? 1 : ld;
-  cs = transposed ? ld : 1;
-  const i64 per = outer * ld;
-  bs = bcast ? 0 : per;
-  return std::vector<T>(static_cast<std::size_t>((bcast ? 1 : batch) * per));
-}
-
-/// A product with random operands (values in [-1, 1], some exact zeros and negative zeros so
-/// signed-zero handling is exercised) and C pre-filled with a sentinel.
-template <typename T>
-struct Problem {
-  Layout l;
-  std::vector<T> a, b, c;
-  GemmArgs args;
-
-  Problem(const Layout& layout, std::uint32_t seed) : l(layout) {
-    args.dtype = std::is_same_v<T, float> ? DType::f32 : DType::f64;
-    args.batch = l.batch;
-    args.M = l.M;
-    args.N = l.N;
-    args.K = l.K;
-    a = make_operand<T>(l.batch, l.M, l.K, l.a_t, l.a_bcast, l.pad, args.a_bs, args.a_rs,
-                        args.a_cs);
-    b = make_operand<T>(l.batch, l.K, l.N, l.b_t, l.b_bcast, l.pad, args.b_bs, args.b_rs,
-                        args.b_cs);
-    c = make_operand<T>(l.batch, l.M, l.N, l.c_t, false, l.pad, args.c_bs, args.c_rs, args.c_cs);
-    std::mt19937 gen(seed);
-    std::uniform_real_distribution<T> dist(-1, 1);
-    for (auto* v : {&a, &b}) {
-      for (T& x : *v) {
-        const auto r = gen() % 16;
-        x = r == 0 ? T(0) : r == 1 ? -T(0) : dist(gen);
-      }
-    }
-    std::fill(c.begin(), c.end(), T(12345));  // sentinel: padding must stay untouched
-    args.A = a.data();
-    args.B = b.data();
-    args.C = c.data();
-  }
-
-  T at_a(i64 bi, i64 i, i64 k) const { return a[bi * args.a_bs + i * args.a_rs + k * args.a_cs]; }
-  T at_b(i64 bi, i64 k, i64 j) const { return b[bi * args.b_bs + k * args.b_rs + j * args.b_cs]; }
-  i64 c_index(i64 bi, i64 i, i64 j) const {
-    return bi * args.c_bs + i * args.c_rs + j * args.c_cs;
-  }
-
-  /// The canonical order spelled out: acc = 0, then acc = fma(a, b, acc) for k ascending.
-  std::vector<T> naive() const {
-    std::vector<T> out(c.size(), T(12345));
-    for (i64 bi = 0; bi < l.batch; ++bi)
-      for (i64 i = 0; i < l.M; ++i)
-        for (i64 j = 0; j < l.N; ++j) {
-          T acc = 0;
-          for (i64 k = 0; k < l.K; ++k) acc = std::fma(at_a(bi, i, k), at_b(bi, k, j), acc);
-          out[c_index(bi, i, j)] = acc;
-        }
-    return out;
-  }
+struct Problem : GemmProblem<T> {
+  using GemmProblem<T>::GemmProblem;
 
   std::vector<T> run(Mode mode) {
-    std::fill(c.begin(), c.end(), T(12345));
-    ditto::kernels::cpu::gemm(args, mode);
-    return c;
+    return this->run_with([mode](GemmArgs& g) { ditto::kernels::cpu::gemm(g, mode); });
   }
 };
 
@@ -142,33 +64,16 @@ std::vector<Layout> shapes() {
     l.K = K;
     v.push_back(l);
   }
-  Layout l;
-  l.batch = 3;
-  l.M = 19;
-  l.N = 23;
-  l.K = 29;
-  l.a_bcast = true;  // broadcast A over the batch
-  v.push_back(l);
-  l.a_bcast = false;
-  l.b_bcast = true;
-  v.push_back(l);
-  l.b_bcast = false;
-  l.a_t = l.b_t = true;  // transposed views of A and B
-  v.push_back(l);
+  const std::vector<Layout> batched = batched_layouts();
+  v.insert(v.end(), batched.begin(), batched.end());  // broadcast A, broadcast B, transposed
+  Layout l = v.back();
   l.a_t = l.b_t = false;
   l.c_t = true;  // C written through a transposed view
   v.push_back(l);
   l.a_t = true;
   l.pad = 3;  // row strides larger than the row length
   v.push_back(l);
-  Layout big;  // several K blocks, edge tiles in M and N, all strides unusual
-  big.batch = 2;
-  big.M = 45;
-  big.N = 70;
-  big.K = 531;
-  big.a_t = big.b_t = big.c_t = true;
-  big.pad = 1;
-  v.push_back(big);
+  v.push_back(all_unusual(45, 70, 531));  // several K blocks, edge tiles in M and N
   return v;
 }
 
@@ -194,12 +99,7 @@ void check_fast_within_bound() {
     for (i64 bi = 0; bi < l.batch; ++bi)
       for (i64 i = 0; i < l.M; ++i)
         for (i64 j = 0; j < l.N; ++j) {
-          long double ref = 0, mag = 0;
-          for (i64 k = 0; k < l.K; ++k) {
-            const long double x = p.at_a(bi, i, k), y = p.at_b(bi, k, j);
-            ref += x * y;
-            mag += std::fabs(x * y);
-          }
+          const auto [ref, mag] = p.exact(bi, i, j);
           // |fl(sum) - sum| <= gamma_K * sum |a b|, with gamma_K ~ K * eps (plus slack).
           const long double tol = 2 * (l.K + 1) * eps * mag;
           if (std::fabs(static_cast<long double>(out[p.c_index(bi, i, j)]) - ref) > tol) ++bad;
@@ -212,7 +112,7 @@ void check_fast_within_bound() {
         for (i64 j = 0; j < l.N; ++j) is_elem[p.c_index(bi, i, j)] = true;
     i64 clobbered = 0;
     for (std::size_t idx = 0; idx < out.size(); ++idx)
-      if (!is_elem[idx] && out[idx] != T(12345)) ++clobbered;
+      if (!is_elem[idx] && out[idx] != T(kSentinel)) ++clobbered;
     CHECK(clobbered == 0);
   }
 }

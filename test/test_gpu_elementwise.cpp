@@ -25,6 +25,7 @@
 #include "kernels/launch_config.h"
 #include "kernels/random.h"
 #include "kernels/sim/runtime.h"
+#include "test/fixtures/views.h"
 
 namespace {
 
@@ -39,7 +40,7 @@ using ditto::kernels::View;
 using ditto::sim::Order;
 using ditto::sim::Schedule;
 using ditto::sim::ScheduleGuard;
-using i64 = std::int64_t;
+using namespace ditto::test_fixtures;  // test/fixtures/views.h
 using u64 = std::uint64_t;
 namespace cpu = ditto::kernels::cpu;
 namespace sim = ditto::kernels::sim;
@@ -507,17 +508,8 @@ TEST_CASE("gpu elementwise: integer division rules and errors") {
   std::vector<i64> a = {L::min(), L::min(), 7, -7, 7, -7, L::max(), 0, 1};
   std::vector<i64> b = {-1, 1, 2, 2, -2, -2, -1, 5, L::min()};
   const std::vector<i64> want = {L::min(), L::min(), 3, -3, -3, 3, -L::max(), 0, 0};
-  auto view = [](std::vector<i64>& v) {
-    View r;
-    r.data = v.data();
-    r.dtype = DType::i64;
-    r.ndim = 1;
-    r.shape[0] = static_cast<i64>(v.size());
-    r.strides[0] = 1;
-    return r;
-  };
   std::vector<i64> out(a.size(), 99);
-  sim::binary(BinaryOp::div, view(a), view(b), view(out));
+  sim::binary(BinaryOp::div, view_of(a), view_of(b), view_of(out));
   CHECK(out == want);
 
   // A zero divisor anywhere (here near the end of a larger, transposed problem) throws after the
@@ -536,7 +528,7 @@ TEST_CASE("gpu elementwise: integer division rules and errors") {
     CHECK_THROWS_AS(cpu::binary(BinaryOp::div, x.v, y.v, o.v), ditto::Error);
   }
   std::fill(out.begin(), out.end(), 99);
-  sim::binary(BinaryOp::div, view(a), view(b), view(out));
+  sim::binary(BinaryOp::div, view_of(a), view_of(b), view_of(out));
   CHECK(out == want);
 }
 

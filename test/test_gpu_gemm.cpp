@@ -10,16 +10,15 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <random>
 #include <set>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "core/error.h"
 #include "kernels/gemm.h"
 #include "kernels/launch_config.h"
 #include "kernels/sim/runtime.h"
+#include "test/fixtures/gemm_problem.h"
 
 namespace {
 
@@ -31,91 +30,19 @@ using ditto::kernels::LaunchOverrideGuard;
 using ditto::sim::Order;
 using ditto::sim::Schedule;
 using ditto::sim::ScheduleGuard;
-using i64 = std::int64_t;
+using namespace ditto::test_fixtures;  // test/fixtures/gemm_problem.h
 
-/// Shape and memory layout of one test product.
-struct Layout {
-  i64 batch = 1, M = 1, N = 1, K = 1;
-  bool a_t = false, b_t = false, c_t = false;  // store the matrix transposed (column-major)
-  bool a_bcast = false, b_bcast = false;       // batch stride 0: one matrix for every batch
-  i64 pad = 0;                                 // extra elements after each stored row/column
-};
-
-std::string describe(const Layout& l) {
-  return std::to_string(l.batch) + "x(" + std::to_string(l.M) + "x" + std::to_string(l.N) + "x" +
-         std::to_string(l.K) + ")" + (l.a_t ? " At" : "") + (l.b_t ? " Bt" : "") +
-         (l.c_t ? " Ct" : "") + (l.a_bcast ? " A-bcast" : "") + (l.b_bcast ? " B-bcast" : "") +
-         (l.pad ? " pad" : "");
-}
-
-Layout mnk(i64 M, i64 N, i64 K) {
-  Layout l;
-  l.M = M;
-  l.N = N;
-  l.K = K;
-  return l;
-}
-
-/// Storage for a (batch, rows, cols) operand laid out as asked; returns its strides.
+/// The shared fixture (test/fixtures/gemm_problem.h) run through cpu::gemm or sim::gemm.
 template <typename T>
-std::vector<T> make_operand(i64 batch, i64 rows, i64 cols, bool transposed, bool bcast, i64 pad,
-                            i64& bs, i64& rs, i64& cs) {
-  const i64 inner = transposed ? rows : cols, outer = transposed ? cols : rows;
-  const i64 ld = inner + pad;
-  rs = transposed ? 1 : ld;
-  cs = transposed ? ld : 1;
-  const i64 per = outer * ld;
-  bs = bcast ? 0 : per;
-  return std::vector<T>(static_cast<std::size_t>((bcast ? 1 : batch) * per));
-}
-
-constexpr double kSentinel = 12345.0;  // C's fill: padding must stay untouched
-
-/// A product with random operands (values in [-1, 1], some exact +0 and -0 so signed-zero
-/// handling is exercised). sim memory is host memory, so the same buffers serve cpu and sim.
-template <typename T>
-struct Problem {
-  Layout l;
-  std::vector<T> a, b, c;
-  GemmArgs args;
-
-  Problem(const Layout& layout, std::uint32_t seed) : l(layout) {
-    args.dtype = std::is_same_v<T, float> ? DType::f32 : DType::f64;
-    args.batch = l.batch;
-    args.M = l.M;
-    args.N = l.N;
-    args.K = l.K;
-    a = make_operand<T>(l.batch, l.M, l.K, l.a_t, l.a_bcast, l.pad, args.a_bs, args.a_rs,
-                        args.a_cs);
-    b = make_operand<T>(l.batch, l.K, l.N, l.b_t, l.b_bcast, l.pad, args.b_bs, args.b_rs,
-                        args.b_cs);
-    c = make_operand<T>(l.batch, l.M, l.N, l.c_t, false, l.pad, args.c_bs, args.c_rs, args.c_cs);
-    std::mt19937 gen(seed);
-    std::uniform_real_distribution<T> dist(-1, 1);
-    for (auto* v : {&a, &b}) {
-      for (T& x : *v) {
-        const auto r = gen() % 16;
-        x = r == 0 ? T(0) : r == 1 ? -T(0) : dist(gen);
-      }
-    }
-    args.A = a.data();
-    args.B = b.data();
-    args.C = c.data();
-  }
-
-  T at_a(i64 bi, i64 i, i64 k) const { return a[bi * args.a_bs + i * args.a_rs + k * args.a_cs]; }
-  T at_b(i64 bi, i64 k, i64 j) const { return b[bi * args.b_bs + k * args.b_rs + j * args.b_cs]; }
-  i64 c_index(i64 bi, i64 i, i64 j) const { return bi * args.c_bs + i * args.c_rs + j * args.c_cs; }
+struct Problem : GemmProblem<T> {
+  using GemmProblem<T>::GemmProblem;
 
   std::vector<T> run_cpu() {
-    std::fill(c.begin(), c.end(), T(kSentinel));
-    ditto::kernels::cpu::gemm(args, Mode::Deterministic);
-    return c;
+    return this->run_with(
+        [](GemmArgs& g) { ditto::kernels::cpu::gemm(g, Mode::Deterministic); });
   }
   std::vector<T> run_sim(Mode mode) {
-    std::fill(c.begin(), c.end(), T(kSentinel));
-    ditto::kernels::sim::gemm(args, mode);
-    return c;
+    return this->run_with([mode](GemmArgs& g) { ditto::kernels::sim::gemm(g, mode); });
   }
 };
 
@@ -136,25 +63,14 @@ bool same_bits(const std::vector<T>& x, const std::vector<T>& y) {
 std::vector<Layout> shapes() {
   std::vector<Layout> v = {mnk(1, 1, 1),   mnk(7, 13, 5),   mnk(17, 33, 65), mnk(64, 64, 64),
                            mnk(1, 300, 3), mnk(33, 1, 129), mnk(70, 45, 40)};
-  Layout l = mnk(19, 23, 29);
-  l.batch = 3;
-  l.a_bcast = true;  // broadcast A over the batch
-  v.push_back(l);
-  l.a_bcast = false;
-  l.b_bcast = true;
-  v.push_back(l);
-  l.b_bcast = false;
-  l.a_t = l.b_t = true;  // transposed views of A and B
-  v.push_back(l);
+  const std::vector<Layout> batched = batched_layouts();
+  v.insert(v.end(), batched.begin(), batched.end());  // broadcast A, broadcast B, transposed
+  Layout l = v.back();
   l.a_t = l.b_t = false;
   l.c_t = true;  // C written through a transposed view
   l.pad = 3;     // row strides larger than the row length
   v.push_back(l);
-  Layout odd = mnk(37, 21, 50);  // everything unusual at once
-  odd.batch = 2;
-  odd.a_t = odd.b_t = odd.c_t = true;
-  odd.pad = 1;
-  v.push_back(odd);
+  v.push_back(all_unusual(37, 21, 50));  // everything unusual at once
   return v;
 }
 
@@ -240,12 +156,7 @@ double error_ratio(const Problem<T>& p, const std::vector<T>& out,
   for (i64 bi = 0; bi < p.l.batch; ++bi)
     for (i64 i = 0; i < p.l.M; ++i)
       for (i64 j = 0; j < p.l.N; ++j) {
-        long double ref = 0, mag = 0;
-        for (i64 k = 0; k < p.l.K; ++k) {
-          const long double x = p.at_a(bi, i, k), y = p.at_b(bi, k, j);
-          ref += x * y;
-          mag += std::fabs(x * y);
-        }
+        auto [ref, mag] = p.exact(bi, i, j);
         const i64 idx = p.c_index(bi, i, j);
         is_output[static_cast<std::size_t>(idx)] = true;
         if (other) ref = (*other)[static_cast<std::size_t>(idx)];

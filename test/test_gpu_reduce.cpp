@@ -19,9 +19,11 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/common/reduce_args.h"
 #include "kernels/launch_config.h"
 #include "kernels/reduce.h"
 #include "kernels/sim/runtime.h"
+#include "test/fixtures/views.h"
 
 namespace {
 
@@ -34,26 +36,7 @@ using ditto::kernels::View;
 using ditto::sim::Order;
 using ditto::sim::Schedule;
 using ditto::sim::ScheduleGuard;
-using i64 = std::int64_t;
-
-template <class T>
-constexpr DType dtype_of() {
-  if constexpr (std::is_same_v<T, float>) return DType::f32;
-  if constexpr (std::is_same_v<T, double>) return DType::f64;
-  if constexpr (std::is_same_v<T, std::int64_t>) return DType::i64;
-  return DType::u8;
-}
-
-const char* op_str(ReduceOp op) {
-  switch (op) {
-    case ReduceOp::sum: return "sum";
-    case ReduceOp::max: return "max";
-    case ReduceOp::min: return "min";
-    case ReduceOp::argmax: return "argmax";
-    case ReduceOp::argmin: return "argmin";
-  }
-  return "?";
-}
+using namespace ditto::test_fixtures;  // test/fixtures/views.h
 
 /// A reduction problem over a row-major tensor of shape `shape` held in `x`, viewed through
 /// the dim order `perm` (in = [kept dims..., reduced dims...]); the first n_kept dims of that
@@ -146,7 +129,7 @@ using OutT = std::conditional_t<(Op == ReduceOp::argmax || Op == ReduceOp::argmi
 template <class T, ReduceOp Op>
 void expect_sim_equals_cpu_op(const Case<T>& c) {
   using O = OutT<T, Op>;
-  CAPTURE(op_str(Op));
+  CAPTURE(ditto::kernels::reduce_args::op_name(Op));
   const std::vector<O> want = c.template run<O>(Op, Mode::Deterministic, false);
   const std::vector<O> got = c.template run<O>(Op, Mode::Deterministic, true);
   CHECK(same_bits(got, want));

@@ -18,6 +18,7 @@
 #include "core/threads.h"
 #include "kernels/cpu/canonical_sum.h"
 #include "kernels/reduce.h"
+#include "test/fixtures/views.h"
 
 namespace {
 
@@ -25,15 +26,7 @@ using ditto::DType;
 using ditto::Mode;
 using ditto::kernels::ReduceOp;
 using ditto::kernels::View;
-using i64 = std::int64_t;
-
-template <class T>
-constexpr DType dtype_of() {
-  if constexpr (std::is_same_v<T, float>) return DType::f32;
-  if constexpr (std::is_same_v<T, double>) return DType::f64;
-  if constexpr (std::is_same_v<T, std::int64_t>) return DType::i64;
-  return DType::u8;
-}
+using namespace ditto::test_fixtures;  // test/fixtures/views.h
 
 // ---- the canonical order, written as literally as possible from docs/determinism.md ----
 
