@@ -11,3 +11,4 @@
 #include "core/ops.h"
 #include "core/tensor.h"
 #include "core/threads.h"
+#include "nn/optim.h"
