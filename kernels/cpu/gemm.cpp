@@ -12,6 +12,7 @@
 // (storing a float and loading it back is exact), so every output's arithmetic is the naive
 // triple loop's, whatever the tiles, the thread count or the task schedule.
 #include "kernels/gemm.h"
+#include "kernels/common/gemm_args.h"
 
 #include <algorithm>
 #include <cmath>
@@ -434,11 +435,7 @@ void fill_zero(const GemmArgs& g) {
 }  // namespace
 
 void gemm(const GemmArgs& args, Mode mode) {
-  DITTO_CHECK(args.dtype == DType::f32 || args.dtype == DType::f64,
-              "matmul: dtype must be f32 or f64, got ", dtype_name(args.dtype));
-  DITTO_CHECK(args.batch >= 0 && args.M >= 0 && args.N >= 0 && args.K >= 0,
-              "matmul: negative size (batch ", args.batch, ", M ", args.M, ", N ", args.N, ", K ",
-              args.K, ")");
+  gemm_args::check(args);
   if (args.batch == 0 || args.M == 0 || args.N == 0) return;
   const bool f32 = args.dtype == DType::f32;
   if (args.K == 0) {  // empty sums: C = 0 in both modes

@@ -18,6 +18,7 @@
 #pragma once
 // First, as in every CUDA source: the shim, the launch helper, DITTO_GPU_NS.
 #include "kernels/cuda/gpu_common.cuh"
+#include "kernels/common/gemm_args.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -55,6 +56,23 @@ __device__ __forceinline__ double fma_t(double a, double b, double c) { return f
 /// ty + r * DY and columns tx + c * DX of the tile (tx = t % DX, ty = t / DX), so the threads of
 /// a warp read consecutive columns of Bs and broadcast rows of As (no bank conflicts on reads).
 /// kSplit: Fast-mode split-K (atomicAdd of the partial tile); otherwise a plain store.
+/// One link k of every chain this thread owns: acc[r][c] = fma(A[i_r, k], B[k, j_c], acc[r][c]),
+/// from the staged k-row of A (a_row[i]) and of B (b_row[j]). Shared by full and partial k-tiles.
+template <int DX, int DY, class T, int AW, int BW, int TM, int TN>
+__device__ __forceinline__ void chain_step(const T (&a_row)[AW], const T (&b_row)[BW], int tx, int ty,
+                                           T (&acc)[TM][TN]) {
+  T a[TM], bv[TN];
+  DITTO_UNROLL
+  for (int r = 0; r < TM; ++r) a[r] = a_row[ty + r * DY];
+  DITTO_UNROLL
+  for (int c = 0; c < TN; ++c) bv[c] = b_row[tx + c * DX];
+  DITTO_UNROLL
+  for (int r = 0; r < TM; ++r) {
+    DITTO_UNROLL
+    for (int c = 0; c < TN; ++c) acc[r][c] = fma_t(a[r], bv[c], acc[r][c]);
+  }
+}
+
 template <typename T, int BM, int BN, int BK, int TM, int TN, bool kSplit>
 __global__ void __launch_bounds__((BM / TM) * (BN / TN)) gemm_tiled_kernel(GemmParams<T> p) {
   constexpr int DX = BN / TN, DY = BM / TM, NT = DX * DY;
@@ -107,32 +125,10 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN)) gemm_tiled_kernel(GemmP
       __syncthreads();
       if (kc == BK) {
         DITTO_UNROLL
-        for (int kk = 0; kk < BK; ++kk) {
-          T a[TM], bv[TN];
-          DITTO_UNROLL
-          for (int r = 0; r < TM; ++r) a[r] = As[kk][ty + r * DY];
-          DITTO_UNROLL
-          for (int c = 0; c < TN; ++c) bv[c] = Bs[kk][tx + c * DX];
-          DITTO_UNROLL
-          for (int r = 0; r < TM; ++r) {
-            DITTO_UNROLL
-            for (int c = 0; c < TN; ++c) acc[r][c] = fma_t(a[r], bv[c], acc[r][c]);
-          }
-        }
+        for (int kk = 0; kk < BK; ++kk) chain_step<DX, DY>(As[kk], Bs[kk], tx, ty, acc);
       } else {
         // Last, partial k-tile: exactly kc more links of each chain (no padded fma(0, 0, acc)).
-        for (int kk = 0; kk < kc; ++kk) {
-          T a[TM], bv[TN];
-          DITTO_UNROLL
-          for (int r = 0; r < TM; ++r) a[r] = As[kk][ty + r * DY];
-          DITTO_UNROLL
-          for (int c = 0; c < TN; ++c) bv[c] = Bs[kk][tx + c * DX];
-          DITTO_UNROLL
-          for (int r = 0; r < TM; ++r) {
-            DITTO_UNROLL
-            for (int c = 0; c < TN; ++c) acc[r][c] = fma_t(a[r], bv[c], acc[r][c]);
-          }
-        }
+        for (int kk = 0; kk < kc; ++kk) chain_step<DX, DY>(As[kk], Bs[kk], tx, ty, acc);
       }
       __syncthreads();  // the next k-tile overwrites As/Bs
     }
@@ -286,11 +282,7 @@ void gemm_typed(const GemmArgs& g, Mode mode) {
 /// See kernels/gemm.h. Deterministic: tiled, no split-K, bitwise equal to cpu::gemm for any
 /// launch configuration and schedule. Fast: split-K with atomicAdd (bits depend on the schedule).
 void gemm(const GemmArgs& args, Mode mode) {
-  DITTO_CHECK(args.dtype == DType::f32 || args.dtype == DType::f64,
-              "gemm: dtype must be f32 or f64, got ", dtype_name(args.dtype));
-  DITTO_CHECK(args.batch >= 0 && args.M >= 0 && args.N >= 0 && args.K >= 0,
-              "gemm: negative size (batch ", args.batch, ", M ", args.M, ", N ", args.N, ", K ",
-              args.K, ")");
+  gemm_args::check(args);
   if (args.batch == 0 || args.M == 0 || args.N == 0) return;
   if (args.dtype == DType::f32) {
     gemm_detail::gemm_typed<float>(args, mode);
