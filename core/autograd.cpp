@@ -42,6 +42,7 @@ void record(const char* name, Tensor& out, const std::vector<Tensor>& inputs,
   auto node = std::make_shared<Node>();
   node->seq = g_next_seq.fetch_add(1);
   node->name = name;
+  node->mode = get_mode();
   node->backward = std::move(backward);
   node->inputs.reserve(inputs.size());
   for (const Tensor& in : inputs) {
@@ -104,7 +105,11 @@ void run_backward(const Tensor& root, const Tensor& grad) {
     if (it == grads.end() || !it->second.defined()) continue;
     Tensor g = std::move(it->second);
     grads.erase(it);  // free memory as soon as the node has run
-    std::vector<Tensor> in_grads = n->backward(g);
+    std::vector<Tensor> in_grads;
+    {
+      ModeGuard mode_of_forward(n->mode);
+      in_grads = n->backward(g);
+    }
     DITTO_CHECK(in_grads.size() == n->inputs.size(), "backward: node ", n->name, " returned ",
                 in_grads.size(), " gradients for ", n->inputs.size(), " inputs");
     for (std::size_t i = 0; i < in_grads.size(); ++i) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/mode.h"
 #include "core/tensor.h"
 
 namespace ditto {
@@ -41,6 +42,11 @@ struct Edge {
 struct Node {
   std::uint64_t seq = 0;
   std::string name;  // op name, for error messages
+  /// The thread's mode when the forward op ran. The engine runs `backward` under a ModeGuard of
+  /// it, so every reduction inside a backward rule (sum_to over broadcast dims, mean's expand)
+  /// uses the mode of its forward — also when the forward ran under a per-call `mode` (the op
+  /// front end holds a ModeGuard while it records) and backward() is called elsewhere.
+  Mode mode = Mode::Deterministic;
   std::vector<Edge> inputs;
   std::function<std::vector<Tensor>(const Tensor& grad_out)> backward;
 };

@@ -119,4 +119,85 @@ Tensor uniform(const Shape& shape, double lo, double hi, Generator& gen,
 Tensor normal(const Shape& shape, double mean, double stddev, Generator& gen,
               DType dtype = DType::f32, Device device = default_device());
 
+// ---- neural-network ops (PyTorch semantics, parameter names and defaults) ------------------
+// Deterministic mode: the canonical orders of docs/determinism.md (one section per op); Fast
+// mode: the variant described there (atomics, split-K, thread-keyed RNG). `mode` overrides the
+// thread's mode for this call and for the op's backward.
+
+/// A pair of sizes for 2-D ops: `2` means {2, 2}; `{2, 1}` means (height 2, width 1).
+struct Size2 {
+  std::int64_t h = 0, w = 0;
+  Size2(std::int64_t v) : h(v), w(v) {}  // NOLINT(google-explicit-constructor): as PyTorch's
+  Size2(std::int64_t h_, std::int64_t w_) : h(h_), w(w_) {}
+};
+
+/// Loss reduction, as PyTorch's `reduction=` argument.
+enum class Reduction { none, mean, sum };
+
+/// 2-D convolution (cross-correlation). x (N, C, H, W) or (C, H, W); weight (O, C/groups, kH,
+/// kW); bias (O) or undefined. Output (N, O, OH, OW) with OH = (H + 2pH - dH(kH-1) - 1)/sH + 1.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+              Size2 stride = 1, Size2 padding = 0, Size2 dilation = 1, std::int64_t groups = 1,
+              std::optional<Mode> mode = std::nullopt);
+/// 2-D max pooling over (N, C, H, W) or (C, H, W); stride defaults to the kernel size; padding
+/// is implicit -inf. NaN propagates. Gradient goes to the first maximal tap of each window.
+Tensor max_pool2d(const Tensor& x, Size2 kernel_size, std::optional<Size2> stride = std::nullopt,
+                  Size2 padding = 0, Size2 dilation = 1, bool ceil_mode = false,
+                  std::optional<Mode> mode = std::nullopt);
+/// 2-D average pooling; the divisor follows PyTorch (count_include_pad, ceil_mode clipping).
+Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, std::optional<Size2> stride = std::nullopt,
+                  Size2 padding = 0, bool ceil_mode = false, bool count_include_pad = true,
+                  std::optional<Mode> mode = std::nullopt);
+/// Batch normalisation over (N, C), (N, C, L) or (N, C, H, W): y = (x - mean) / sqrt(var + eps)
+/// * weight + bias. training: batch statistics (biased variance) and, when running_mean/
+/// running_var are defined, running = (1 - momentum) * running + momentum * batch_stat with the
+/// unbiased variance (in place, no gradient). eval: the running statistics. weight/bias may be
+/// undefined (affine=false).
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                  const Tensor& weight, const Tensor& bias, bool training, double momentum = 0.1,
+                  double eps = 1e-5, std::optional<Mode> mode = std::nullopt);
+/// Dropout: in training, zeroes each element with probability p and scales the rest by
+/// 1/(1-p); identity when !training or p == 0. p must lie in [0, 1). Deterministic: the mask of
+/// element i comes from Philox counter gen.offset() + i (same on every device); Fast: keyed by
+/// thread (depends on the launch configuration). Advances gen by numel in training.
+Tensor dropout(const Tensor& x, double p, bool training, Generator& gen,
+               std::optional<Mode> mode = std::nullopt);
+/// y = x @ weight^T + bias. x (..., in), weight (out, in), bias (out) or undefined.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+              std::optional<Mode> mode = std::nullopt);
+/// Cross entropy from logits (N, C) or (N, C, d...) and i64 class targets (N) / (N, d...):
+/// nll_loss(log_softmax(logits, 1), target). Targets equal to ignore_index contribute nothing
+/// (and are not counted by the mean).
+Tensor cross_entropy(const Tensor& logits, const Tensor& target,
+                     Reduction reduction = Reduction::mean, std::int64_t ignore_index = -100,
+                     std::optional<Mode> mode = std::nullopt);
+/// Negative log-likelihood of log-probabilities (N, C) or (N, C, d...) at i64 targets.
+Tensor nll_loss(const Tensor& log_probs, const Tensor& target,
+                Reduction reduction = Reduction::mean, std::int64_t ignore_index = -100,
+                std::optional<Mode> mode = std::nullopt);
+/// Mean squared error (input - target)^2, same shapes.
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean,
+                std::optional<Mode> mode = std::nullopt);
+
+// ---- indexing ----------------------------------------------------------------------------
+/// Rows of x along dim picked by a 1-D i64 index: out.shape[dim] = index.numel().
+Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& index);
+/// Out-of-place index_add: x with source's slices added at x[..., index[m], ...] along dim.
+/// Deterministic: sort-based, fixed order per target (docs/determinism.md "Scatter-add");
+/// Fast: atomics.
+Tensor index_add(const Tensor& x, std::int64_t dim, const Tensor& index, const Tensor& source,
+                 std::optional<Mode> mode = std::nullopt);
+/// out[i][j] = x[index[i][j]][j] (dim 0; likewise for other dims). index: i64, same rank as x,
+/// index.size(d) <= x.size(d) for d != dim.
+Tensor gather(const Tensor& x, std::int64_t dim, const Tensor& index);
+/// Out-of-place scatter_add: x with src[i][j] added at [index[i][j]][j] (dim 0; likewise).
+/// index has x's rank with index.size(d) <= src.size(d) for every d and <= x.size(d) for
+/// d != dim; only index's extent of src is used (as PyTorch). Same orders as index_add.
+Tensor scatter_add(const Tensor& x, std::int64_t dim, const Tensor& index, const Tensor& src,
+                   std::optional<Mode> mode = std::nullopt);
+/// weight (V, D) rows picked by i64 indices of any shape: out (indices.shape..., D). The
+/// weight gradient is an index_add (sort-based in Deterministic mode).
+Tensor embedding(const Tensor& weight, const Tensor& indices,
+                 std::optional<Mode> mode = std::nullopt);
+
 }  // namespace ditto

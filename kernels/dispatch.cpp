@@ -45,5 +45,21 @@ void random_fill(Device d, RandomDist dist, const View& out, std::uint64_t seed,
                  std::uint64_t offset, double a, double b) {
   DITTO_DISPATCH(random_fill, dist, out, seed, offset, a, b);
 }
+void random_uniform_by_thread(Device d, const View& out, std::uint64_t seed,
+                              std::uint64_t offset) {
+  DITTO_DISPATCH(random_uniform_by_thread, out, seed, offset);
+}
+void im2col(Device d, const WindowGeom& g, const View& in, const View& cols, double pad_value) {
+  DITTO_DISPATCH(im2col, g, in, cols, pad_value);
+}
+void col2im(Device d, Mode mode, const WindowGeom& g, const View& cols, const View& img) {
+  DITTO_DISPATCH(col2im, mode, g, cols, img);
+}
+void index_select(Device d, const View& in, const View& index, const View& out) {
+  DITTO_DISPATCH(index_select, in, index, out);
+}
+void index_add(Device d, Mode mode, const View& out, const View& index, const View& src) {
+  DITTO_DISPATCH(index_add, mode, out, index, src);
+}
 
 }  // namespace ditto::kernels

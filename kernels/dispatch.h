@@ -6,8 +6,10 @@
 
 #include "core/device.h"
 #include "core/mode.h"
+#include "kernels/conv.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
+#include "kernels/index.h"
 #include "kernels/random.h"
 #include "kernels/reduce.h"
 
@@ -22,5 +24,11 @@ void reduce(Device d, ReduceOp op, Mode mode, const View& in, int n_kept, const 
 void gemm(Device d, const GemmArgs& args, Mode mode);
 void random_fill(Device d, RandomDist dist, const View& out, std::uint64_t seed,
                  std::uint64_t offset, double a, double b);
+void random_uniform_by_thread(Device d, const View& out, std::uint64_t seed,
+                              std::uint64_t offset);
+void im2col(Device d, const WindowGeom& g, const View& in, const View& cols, double pad_value);
+void col2im(Device d, Mode mode, const WindowGeom& g, const View& cols, const View& img);
+void index_select(Device d, const View& in, const View& index, const View& out);
+void index_add(Device d, Mode mode, const View& out, const View& index, const View& src);
 
 }  // namespace ditto::kernels

@@ -15,6 +15,13 @@ enum class RandomDist : int {
 };
 
 namespace cpu {
+/// Fast-mode dropout's random source, kept on purpose as the lab's "launch-configuration-
+/// dependent RNG": uniform [0, 1) into `out` (f32/f64, contiguous) keyed by the *thread*, not the element. With T threads in the launch (GPU:
+/// grid x block; CPU: the OpenMP team, ditto::get_num_threads()), thread t fills elements
+/// t, t+T, t+2T, ... with draws j = 0, 1, 2, ... of its own stream: Philox key = seed, counter =
+/// (offset + j, stream t + 1) (philox::draw_stream), converted like rand's uniform. So the values change with the launch configuration or the thread
+/// count — which is the point. The caller advances the generator's offset by out.numel().
+void random_uniform_by_thread(const View& out, std::uint64_t seed, std::uint64_t offset);
 /// Fills `out` (any strides; element i = row-major logical index) from the stream
 /// (seed, offset). The caller advances the generator's offset by out.numel().
 void random_fill(RandomDist dist, const View& out, std::uint64_t seed, std::uint64_t offset,
@@ -25,10 +32,12 @@ void random_fill(RandomDist dist, const View& out, std::uint64_t seed, std::uint
 // twice: `sim` by the host compiler against the SIMT simulator (always built), `cuda` by nvcc
 // (only when CUDA kernels are compiled). Semantics and bits are those documented above.
 namespace sim {
+void random_uniform_by_thread(const View& out, std::uint64_t seed, std::uint64_t offset);
 void random_fill(RandomDist dist, const View& out, std::uint64_t seed, std::uint64_t offset,
                  double a, double b);
 }  // namespace sim
 namespace cuda {
+void random_uniform_by_thread(const View& out, std::uint64_t seed, std::uint64_t offset);
 void random_fill(RandomDist dist, const View& out, std::uint64_t seed, std::uint64_t offset,
                  double a, double b);
 }  // namespace cuda

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "test/fixtures/rng.h"
 #include "ditto/ditto.h"
 #include "test/gradcheck.h"
 
@@ -17,23 +18,9 @@ using V = std::vector<Tensor>;
 namespace {
 
 // Deterministic test inputs independent of ditto's own RNG (splitmix64 → double in [0, 1)).
-struct Rng {
-  std::uint64_t s;
-  explicit Rng(std::uint64_t seed) : s(seed) {}
-  double next() {
-    std::uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return static_cast<double>(z >> 11) * 0x1.0p-53;
-  }
-};
+using ditto::test_fixtures::Rng;  // test/fixtures/rng.h
 
-std::int64_t numel_of(const Shape& s) {
-  std::int64_t n = 1;
-  for (auto d : s) n *= d;
-  return n;
-}
+using ditto::test_fixtures::numel_of;
 
 // Uniform in [lo, hi).
 Tensor uni(const Shape& s, double lo, double hi, std::uint64_t seed) {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "test/fixtures/rng.h"
 #include "ditto/ditto.h"
 
 using namespace ditto;
@@ -24,22 +25,9 @@ namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-struct Rng {  // splitmix64 → [0, 1): inputs independent of ditto's own RNG
-  std::uint64_t s;
-  explicit Rng(std::uint64_t seed) : s(seed) {}
-  double next() {
-    std::uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return static_cast<double>((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
-  }
-};
+using ditto::test_fixtures::Rng;  // test/fixtures/rng.h
 
-i64 numel_of(const Shape& s) {
-  i64 n = 1;
-  for (auto d : s) n *= d;
-  return n;
-}
+using ditto::test_fixtures::numel_of;
 
 template <class T>
 std::vector<T> uniform_vec(i64 n, double lo, double hi, std::uint64_t seed) {

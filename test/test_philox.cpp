@@ -21,6 +21,7 @@
 #include "kernels/common/philox.h"
 #include "core/threads.h"
 #include "kernels/common/dmath.h"
+#include "kernels/launch_config.h"
 #include "kernels/random.h"
 
 namespace {
@@ -560,4 +561,71 @@ TEST_CASE("random_fill rejects invalid arguments with an error naming the op") {
         std::string::npos);
   // Nothing was written by the failed calls.
   for (double v : buf) CHECK(v == 0.0);
+}
+
+// ---- the thread-keyed source of Fast-mode dropout ------------------------------------------
+// Its values must depend on the launch configuration (that is what the lab demonstrates), and be
+// the documented stream draws for a given configuration.
+
+TEST_CASE("draw_stream: stream 0 is draw(); other streams differ") {
+  using namespace ditto::philox;
+  for (std::uint64_t i : {0ull, 1ull, 123456789ull}) {
+    const Words a = draw(7, i), b = draw_stream(7, 0, i), c = draw_stream(7, 1, i);
+    CHECK(std::memcmp(a.w, b.w, sizeof a.w) == 0);
+    CHECK(std::memcmp(a.w, c.w, sizeof a.w) != 0);
+  }
+}
+
+TEST_CASE("random_uniform_by_thread (cpu): stream t+1 draws, values change with the thread count") {
+  namespace k = ditto::kernels;
+  const std::int64_t n = 40000;  // above the parallel threshold
+  std::vector<float> one(n), two(n), two_again(n);
+  auto fill = [&](std::vector<float>& v, int threads) {
+    ditto::set_num_threads(threads);
+    k::View out;
+    out.data = v.data();
+    out.dtype = ditto::DType::f32;
+    out.ndim = 1;
+    out.shape[0] = n;
+    out.strides[0] = 1;
+    k::cpu::random_uniform_by_thread(out, 99, 5);
+  };
+  const int saved = ditto::get_num_threads();
+  fill(one, 1);
+  fill(two, 2);
+  fill(two_again, 2);
+  ditto::set_num_threads(saved);
+  CHECK(std::memcmp(two.data(), two_again.data(), n * sizeof(float)) == 0);
+  CHECK(std::memcmp(one.data(), two.data(), n * sizeof(float)) != 0);
+  // Thread t of T fills t, t+T, ... with draws offset + j of stream t + 1.
+  for (std::int64_t i : {std::int64_t(0), std::int64_t(1), std::int64_t(2), n - 1}) {
+    const auto t = static_cast<std::uint64_t>(i % 2), j = static_cast<std::uint64_t>(i / 2);
+    CHECK(two[i] == ditto::philox::uniform01_f32(ditto::philox::draw_stream(99, t + 1, 5 + j).w[0]));
+    CHECK(one[i] == ditto::philox::uniform01_f32(
+                        ditto::philox::draw_stream(99, 1, 5 + static_cast<std::uint64_t>(i)).w[0]));
+  }
+  for (float v : two) REQUIRE((v >= 0.0f && v < 1.0f));
+}
+
+TEST_CASE("random_uniform_by_thread (sim): values change with the grid, repeat for a fixed grid") {
+  namespace k = ditto::kernels;
+  const std::int64_t n = 3000;
+  auto run = [&](int blocks) {
+    std::vector<double> v(n);
+    k::View out;
+    out.data = v.data();
+    out.dtype = ditto::DType::f64;
+    out.ndim = 1;
+    out.shape[0] = n;
+    out.strides[0] = 1;
+    k::LaunchOverrideGuard g({blocks, 64});
+    k::sim::random_uniform_by_thread(out, 3, 0);
+    return v;
+  };
+  const auto a = run(2), a2 = run(2), b = run(5);
+  CHECK(std::memcmp(a.data(), a2.data(), n * sizeof(double)) == 0);
+  CHECK(std::memcmp(a.data(), b.data(), n * sizeof(double)) != 0);
+  // Thread t of T = 2 * 64 fills t, t+T, ...: element 130 is thread 2's draw 1.
+  const auto d = ditto::philox::draw_stream(3, 3, 1);
+  CHECK(a[130] == ditto::philox::uniform01_f64(d.w[0], d.w[1]));
 }

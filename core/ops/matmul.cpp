@@ -78,6 +78,7 @@ Tensor batched_matmul(const Tensor& a, const Tensor& b, Mode mode) {
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b, std::optional<Mode> mode) {
+  ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
   detail::common_device({&a, &b}, "matmul");
   detail::require_kernels(a.device(), "matmul");
   DITTO_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: both operands need at least 1 dim, got ",

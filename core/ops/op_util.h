@@ -31,6 +31,14 @@ std::string describe(const Tensor& t);
 /// New tensor impl sharing t's storage with the given geometry (no autograd).
 Tensor make_view_tensor(const Tensor& t, Shape shape, Shape strides, std::int64_t offset);
 
+/// Throws unless every element of the i64 tensor `index` lies in [0, size): "<op>: <noun> v is
+/// out of range <what> (...)". One device-to-host sync. Defined in core/ops/index.cpp.
+void check_index_range(const Tensor& index, std::int64_t size, const char* op, const char* noun,
+                       const std::string& what);
+/// gather without its index range check (the caller checked, with its own message: nll_loss
+/// names its targets). Defined in core/ops/index.cpp.
+Tensor gather_prechecked(const Tensor& x, std::int64_t dim, const Tensor& index);
+
 /// Row-major contiguous strides of a shape.
 Shape contiguous_strides(const Shape& shape);
 std::int64_t shape_numel(const Shape& shape);

@@ -108,6 +108,7 @@ Tensor arg_extreme(const char* name, ReduceOp op, const Tensor& x, std::optional
 }  // namespace
 
 Tensor sum(const Tensor& x, const Dims& dims, bool keepdim, std::optional<Mode> mode) {
+  ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
   ReducePlan p = make_plan(x, dims, "sum");
   DType out_dtype = is_floating(x.dtype()) ? x.dtype() : DType::i64;
   Tensor out = run_reduce("sum", ReduceOp::sum, resolve_mode(mode), x, p, out_dtype, keepdim);
@@ -121,6 +122,7 @@ Tensor sum(const Tensor& x, const Dims& dims, bool keepdim, std::optional<Mode> 
 }
 
 Tensor mean(const Tensor& x, const Dims& dims, bool keepdim, std::optional<Mode> mode) {
+  ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
   DITTO_CHECK(is_floating(x.dtype()), "mean: needs a floating tensor, got ", describe(x));
   ReducePlan p = make_plan(x, dims, "mean");
   return div(sum(x, dims, keepdim, mode), scalar_like(x, static_cast<double>(p.n)));
@@ -128,6 +130,7 @@ Tensor mean(const Tensor& x, const Dims& dims, bool keepdim, std::optional<Mode>
 
 Tensor var(const Tensor& x, const Dims& dims, bool unbiased, bool keepdim,
            std::optional<Mode> mode) {
+  ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
   DITTO_CHECK(is_floating(x.dtype()), "var: needs a floating tensor, got ", describe(x));
   ReducePlan p = make_plan(x, dims, "var");
   Tensor d = sub(x, mean(x, dims, true, mode));

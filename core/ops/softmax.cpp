@@ -20,12 +20,14 @@ Tensor shifted(const Tensor& x, std::int64_t dim, const char* op) {
 }  // namespace
 
 Tensor softmax(const Tensor& x, std::int64_t dim, std::optional<Mode> mode) {
+  ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
   Tensor e = exp(shifted(x, dim, "softmax"));
   Dims d = x.dim() == 0 ? Dims{} : Dims{detail::wrap_dim(dim, x.dim(), "softmax", x.shape())};
   return div(e, sum(e, d, true, mode));
 }
 
 Tensor log_softmax(const Tensor& x, std::int64_t dim, std::optional<Mode> mode) {
+  ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
   Tensor z = shifted(x, dim, "log_softmax");
   Dims d = x.dim() == 0 ? Dims{} : Dims{detail::wrap_dim(dim, x.dim(), "log_softmax", x.shape())};
   return sub(z, log(sum(exp(z), d, true, mode)));

@@ -11,4 +11,7 @@
 #include "core/ops.h"
 #include "core/tensor.h"
 #include "core/threads.h"
+#include "nn/init.h"
+#include "nn/layers.h"
+#include "nn/module.h"
 #include "nn/optim.h"

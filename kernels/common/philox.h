@@ -89,6 +89,18 @@ DITTO_HD inline Words draw(uint64_t seed, uint64_t index) {
   return r;
 }
 
+/// The words for draw `index` of stream `stream` (stream 0 is draw()): counter = (lo32(index),
+/// hi32(index), lo32(stream), hi32(stream)). Only the thread-keyed Fast-mode dropout source
+/// (kernels/random.h random_uniform_by_thread) uses streams >= 1.
+DITTO_HD inline Words draw_stream(uint64_t seed, uint64_t stream, uint64_t index) {
+  const uint32_t key[2] = {uint32_t(seed), uint32_t(seed >> 32)};
+  const uint32_t ctr[4] = {uint32_t(index), uint32_t(index >> 32), uint32_t(stream),
+                           uint32_t(stream >> 32)};
+  Words r;
+  philox4x32_10(ctr, key, r.w);
+  return r;
+}
+
 /// Uniform f32 in [0, 1): the top 24 bits of w0 times 2^-24 (exact).
 DITTO_HD inline float uniform01_f32(uint32_t w0) { return float(w0 >> 8) * 0x1p-24f; }
 

@@ -140,4 +140,12 @@ Params<T> make_params(RandomDist dist, const View& out, double a, double b) {
   return p;
 }
 
+/// Validates random_uniform_by_thread's output: f32/f64, contiguous.
+inline void check_by_thread(const View& out) {
+  DITTO_CHECK(out.dtype == DType::f32 || out.dtype == DType::f64,
+              "dropout (fast): random source needs f32 or f64, got ", dtype_name(out.dtype));
+  DITTO_CHECK(out.is_contiguous(), "dropout (fast): random source needs a contiguous output");
+  DITTO_CHECK(out.numel() == 0 || out.data != nullptr, "dropout (fast): output has no data");
+}
+
 }  // namespace ditto::kernels::random_args

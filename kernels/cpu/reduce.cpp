@@ -33,6 +33,7 @@
 #include "core/error.h"
 #include "core/threads.h"
 #include "kernels/common/reduce_args.h"
+#include "kernels/cpu/parallel.h"
 #include "kernels/cpu/canonical_sum.h"
 
 namespace ditto::kernels::cpu {
@@ -41,10 +42,6 @@ namespace {
 using i64 = std::int64_t;
 
 constexpr i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
-
-/// Below this many input elements a reduction runs on the calling thread: thread
-/// start-up would cost more than it saves. Bits never depend on it.
-constexpr i64 kParallelMinElems = i64{1} << 15;
 
 /// Outputs per task in the batched layout: 128 bytes of input per reduced element (f32: 32,
 /// f64/i64: 16, u8: 64), so the lane state (256 x B) is 32 KiB for the float types. Measured on
@@ -164,23 +161,6 @@ void gather(const Problem& p, const T* base, i64 k0, i64 len, T* buf) {
   });
 }
 
-/// Runs fn(lo, hi) on a static contiguous split of [0, total) over up to `threads` threads.
-template <class F>
-void parallel_ranges(i64 total, int threads, F&& fn) {
-  if (total <= 0) return;
-#if defined(_OPENMP)
-  if (threads > 1 && total > 1) {
-#pragma omp parallel num_threads(static_cast <int>(std::min <i64>(threads, total)))
-    {
-      const i64 nt = omp_get_num_threads(), tid = omp_get_thread_num();
-      const i64 lo = total * tid / nt, hi = total * (tid + 1) / nt;
-      if (lo < hi) fn(lo, hi);
-    }
-    return;
-  }
-#endif
-  fn(0, total);
-}
 
 // ---- policies: what a chunk partial is, how partials combine, how a result is stored ----
 

@@ -89,7 +89,40 @@ void launch_fill(RandomDist dist, const View& out, u64 seed, u64 offset, double 
   ditto::sim::device_synchronize();
 }
 
+/// Thread-keyed uniform draws (kernels/random.h random_uniform_by_thread): thread t of the grid
+/// fills elements t, t+T, ... from its own stream t+1, so the values depend on the grid size.
+template <class T>
+__global__ void by_thread_kernel(T* out, i64 n, u64 seed, u64 offset) {
+  const i64 nthreads = static_cast<i64>(gridDim.x) * blockDim.x;
+  const i64 t = static_cast<i64>(blockIdx.x) * blockDim.x + threadIdx.x;
+  u64 j = 0;
+  for (i64 i = t; i < n; i += nthreads, ++j) {
+    const philox::Words d = philox::draw_stream(seed, static_cast<u64>(t) + 1, offset + j);
+    if constexpr (std::is_same_v<T, float>) out[i] = philox::uniform01_f32(d.w[0]);
+    else out[i] = philox::uniform01_f64(d.w[0], d.w[1]);
+  }
+}
+
+template <class T>
+void launch_by_thread(const View& out, u64 seed, u64 offset) {
+  const i64 n = out.numel();
+  if (n == 0) return;
+  const int threads = pick_threads(kThreads);
+  const int blocks = pick_blocks(n, static_cast<i64>(threads) * kElemsPerThread);
+  ditto::sim::launch(by_thread_kernel<T>, dim3(blocks), dim3(threads), 0,
+                     static_cast<T*>(out.data), n, seed, offset);
+  ditto::sim::device_synchronize();
+}
+
 }  // namespace random_detail
+
+/// See kernels/random.h: bits depend on the launch configuration (on purpose).
+void random_uniform_by_thread(const View& out, std::uint64_t seed, std::uint64_t offset) {
+  using namespace random_detail;
+  random_args::check_by_thread(out);
+  if (out.dtype == DType::f32) launch_by_thread<float>(out, seed, offset);
+  else launch_by_thread<double>(out, seed, offset);
+}
 
 // Defined (not inline) here: this header is included by exactly one translation unit per
 // compiler (kernels/cuda/random.cu, kernels/sim/random_sim.cpp).
