@@ -1,6 +1,6 @@
-// ditto — the command-line program. `ditto help` lists the commands.
-// Exit status: 0 success, 1 a command failed (ditto::Error), 2 usage error (unknown command or
-// bad arguments).
+// ditto — the command-line program. `ditto help` lists the commands; `ditto <command> --help`
+// describes one. Exit status: 0 success, 1 a command failed (ditto::Error), 2 usage error (unknown
+// command or bad arguments); `ditto train` also 130 when interrupted (Ctrl-C).
 #include "ditto/ditto.h"
 
 #include <cstdio>
@@ -13,6 +13,8 @@
 
 #include "core/info.h"
 #include "kernels/sim/runtime.h"
+#include "tools/ckpt.h"
+#include "tools/train.h"
 
 namespace {
 
@@ -29,8 +31,12 @@ struct Command {
 int cmd_help(Args args);
 int cmd_version(Args args);
 int cmd_info(Args args);
+int cmd_train(Args args) { return ditto::tools::train_main(args); }
+int cmd_ckpt(Args args) { return ditto::tools::ckpt_main(args); }
 
 constexpr Command kCommands[] = {
+    {"train", "train a small CNN on Fashion-MNIST; prints accuracy and a fingerprint", cmd_train},
+    {"ckpt", "inspect, verify, diff, strip and convert checkpoints (safetensors)", cmd_ckpt},
     {"info", "build configuration, devices, determinism mode and thread count", cmd_info},
     {"version", "print the version", cmd_version},
     {"help", "print this help (also --help, -h)", cmd_help},

@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
 # ditto quick start.
-#   tools/quickstart.sh run    install missing packages, build into build/, print `build/ditto info`
-#   tools/quickstart.sh test   the same set-up, then run every test with ctest
+#   tools/quickstart.sh run [train flags]   install missing packages, build the `ditto` program
+#                                           into build/, then run `build/ditto train` (one epoch
+#                                           of Fashion-MNIST on cpu; flags are passed to it)
+#   tools/quickstart.sh test                the same set-up, build everything, run every test
 # Packages are installed with apt-get (Debian; needs root) only when some are missing, so on a
 # machine that has them all the script runs as any user. DITTO_JOBS overrides the build's
 # parallelism (default: nproc). Exits non-zero on any failure.
 set -euo pipefail
 
 usage() {
-  echo "usage: tools/quickstart.sh run|test" >&2
+  echo "usage: tools/quickstart.sh run [ditto train flags] | tools/quickstart.sh test" >&2
   exit 2
 }
-[[ $# -eq 1 ]] || usage
+[[ $# -ge 1 ]] || usage
 mode=$1
-[[ $mode == run || $mode == test ]] || usage
+shift
+[[ $mode == run || ($mode == test && $# -eq 0) ]] || usage
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-packages=(cmake g++ make doctest-dev libeigen3-dev libbenchmark-dev zlib1g-dev)
+packages=(cmake g++ make doctest-dev libeigen3-dev libbenchmark-dev zlib1g-dev
+  dataset-fashion-mnist)
 
 install_missing_packages() {
   if ! command -v dpkg-query >/dev/null 2>&1; then
@@ -51,9 +55,15 @@ install_missing_packages() {
 
 install_missing_packages
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
-cmake --build build -j"${DITTO_JOBS:-$(nproc)}"
 
 case $mode in
-  run) build/ditto info ;;
-  test) ctest --test-dir build --output-on-failure ;;
+  run)
+    # Only the program (the test suite is not needed to train).
+    cmake --build build -j"${DITTO_JOBS:-$(nproc)}" --target ditto_cli
+    exec build/ditto train "$@"
+    ;;
+  test)
+    cmake --build build -j"${DITTO_JOBS:-$(nproc)}"
+    ctest --test-dir build --output-on-failure -j"$(nproc)"
+    ;;
 esac

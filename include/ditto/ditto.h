@@ -14,4 +14,7 @@
 #include "nn/init.h"
 #include "nn/layers.h"
 #include "nn/module.h"
+#include "nn/data.h"
 #include "nn/optim.h"
+#include "io/checkpoint.h"
+#include "io/safetensors.h"

@@ -156,7 +156,7 @@ DITTO_HD inline float std_normal_f32(const Words& d) {
   const float u1 = float((d.w[0] >> 8) + 1u) * 0x1p-24f;  // (0, 1]: log(u1) is finite
   const float u2 = float(d.w[1] >> 8) * 0x1p-24f;         // [0, 1)
   const float m2log = -2.0f * dmath::log(u1);              // exact scaling, >= 0
-  const float r = sqrtf(m2log);
+  const float r = ::sqrtf(m2log);  // :: so that ditto::sqrt(Tensor) never shadows it
   float s, c;
   dmath::sincos_2pi(u2, &s, &c);
   return r * c;
@@ -168,7 +168,7 @@ DITTO_HD inline double std_normal_f64(const Words& d) {
   const double u1 = double((x1 >> 11) + 1u) * 0x1p-53;  // (0, 1]
   const double u2 = double(x2 >> 11) * 0x1p-53;         // [0, 1)
   const double m2log = -2.0 * dmath::log(u1);
-  const double r = sqrt(m2log);
+  const double r = ::sqrt(m2log);  // :: as above
   double s, c;
   dmath::sincos_2pi(u2, &s, &c);
   return r * c;
