@@ -7,36 +7,19 @@
 #include <string>
 #include <vector>
 
+#include "test/fixtures/errors.h"
 #include "ditto/ditto.h"
 
 using namespace ditto;
 
 namespace {
 
-// The what() of the ditto::Error f throws, or "<no error>".
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using ditto::test_fixtures::error_of;  // test/fixtures/errors.h
 
 Tensor f32(const Shape& s) { return zeros(s); }
 
 }  // namespace
 
-/// CHECK_ERROR(expr, "part", ...): expr throws ditto::Error whose message contains every part.
-#define CHECK_ERROR(expr, ...)                                                                 \
-  do {                                                                                         \
-    CHECK_THROWS_AS((void)(expr), ::ditto::Error);                                             \
-    const std::string msg_ = error_of([&] { (void)(expr); });                                  \
-    for (const char* part_ : {__VA_ARGS__}) {                                                  \
-      INFO("message: " << msg_);                                                               \
-      CHECK_MESSAGE(msg_.find(part_) != std::string::npos, "missing: " << std::string(part_)); \
-    }                                                                                          \
-  } while (0)
 
 TEST_SUITE("bad_input") {
   TEST_CASE("broadcast mismatch names the op and both shapes") {

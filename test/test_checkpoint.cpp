@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "test/fixtures/errors.h"
 #include "ditto/ditto.h"
 #include "io/checkpoint.h"
 #include "io/file_util.h"
@@ -209,14 +210,7 @@ void check_equal(const io::Checkpoint& a, const io::Checkpoint& b) {
   CHECK(a.fingerprint == b.fingerprint);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using ditto::test_fixtures::error_of;  // test/fixtures/errors.h
 
 /// A scratch directory, removed with its contents at the end of the test.
 struct TempDir {

@@ -25,6 +25,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "test/fixtures/errors.h"
 #include "core/error.h"
 #include "core/threads.h"
 #include "kernels/conv.h"
@@ -267,15 +268,7 @@ struct ThreadGuard {
   ~ThreadGuard() { ditto::set_num_threads(prev); }
 };
 
-/// The what() of the ditto::Error f throws, or "<no error>".
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ditto::Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using ditto::test_fixtures::error_of;  // test/fixtures/errors.h
 
 }  // namespace
 

@@ -7,19 +7,13 @@
 #include <string>
 #include <thread>
 
+#include "test/fixtures/errors.h"
 #include "ditto/ditto.h"
 
 using namespace ditto;
 
 namespace {
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using ditto::test_fixtures::error_of;  // test/fixtures/errors.h
 }  // namespace
 
 TEST_SUITE("core") {

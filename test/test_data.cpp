@@ -16,6 +16,7 @@
 #include <vector>
 
 // philox.h first: its unqualified sqrt must not see ditto::sqrt(const Tensor&) from ditto.h.
+#include "test/fixtures/errors.h"
 #include "kernels/common/philox.h"
 #include "ditto/ditto.h"
 #include "nn/data.h"
@@ -26,24 +27,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using ditto::test_fixtures::error_of;  // test/fixtures/errors.h
 
-#define CHECK_ERROR(expr, ...)                                                                 \
-  do {                                                                                         \
-    const std::string msg_ = error_of([&] { (void)(expr); });                                  \
-    INFO("message: " << msg_);                                                                 \
-    CHECK(msg_ != "<no error>");                                                               \
-    for (const char* part_ : {__VA_ARGS__}) {                                                  \
-      CHECK_MESSAGE(msg_.find(part_) != std::string::npos, "missing: " << std::string(part_)); \
-    }                                                                                          \
-  } while (0)
 
 // An IDX buffer: 0 0 type ndims, big-endian sizes, payload.
 std::vector<std::uint8_t> idx(std::uint8_t type, const std::vector<std::uint32_t>& dims,

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "test/fixtures/errors.h"
 #include "test/fixtures/rng.h"
 #include "ditto/ditto.h"
 #include "gradcheck.h"
@@ -116,26 +117,10 @@ struct ThreadCountRestore {
   ~ThreadCountRestore() { set_num_threads(prev); }
 };
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using ditto::test_fixtures::error_of;  // test/fixtures/errors.h
 
 }  // namespace
 
-#define CHECK_ERROR(expr, ...)                                                                 \
-  do {                                                                                         \
-    CHECK_THROWS_AS((void)(expr), ::ditto::Error);                                             \
-    const std::string msg_ = error_of([&] { (void)(expr); });                                  \
-    for (const char* part_ : {__VA_ARGS__}) {                                                  \
-      INFO("message: " << msg_);                                                               \
-      CHECK_MESSAGE(msg_.find(part_) != std::string::npos, "missing: " << std::string(part_)); \
-    }                                                                                          \
-  } while (0)
 
 TEST_SUITE("nn_ops") {
   TEST_CASE("index_select: values vs naive, every dim, repeated indices, views, dtypes") {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "test/fixtures/errors.h"
 #include "test/fixtures/rng.h"
 #include "ditto/ditto.h"
 #include "gradcheck.h"
@@ -66,14 +67,7 @@ struct ThreadCountRestore {
   ~ThreadCountRestore() { set_num_threads(prev); }
 };
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using ditto::test_fixtures::error_of;  // test/fixtures/errors.h
 
 // ---- float64 references -----------------------------------------------------------------------
 
@@ -138,16 +132,6 @@ std::vector<double> log_softmax_ref(const std::vector<double>& x, i64 N, i64 C, 
 
 }  // namespace
 
-/// CHECK_ERROR(expr, "part", ...): expr throws ditto::Error whose message contains every part.
-#define CHECK_ERROR(expr, ...)                                                                 \
-  do {                                                                                         \
-    CHECK_THROWS_AS((void)(expr), ::ditto::Error);                                             \
-    const std::string msg_ = error_of([&] { (void)(expr); });                                  \
-    for (const char* part_ : {__VA_ARGS__}) {                                                  \
-      INFO("message: " << msg_);                                                               \
-      CHECK_MESSAGE(msg_.find(part_) != std::string::npos, "missing: " << std::string(part_)); \
-    }                                                                                          \
-  } while (0)
 
 TEST_SUITE("nn_ops") {
   TEST_CASE("batch_norm training: values, running-stat update (unbiased var), 2-D/3-D/4-D") {

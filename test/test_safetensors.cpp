@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "test/fixtures/errors.h"
 #include "ditto/ditto.h"
 #include "io/safetensors.h"
 
@@ -25,14 +26,7 @@ using Bytes = std::vector<std::uint8_t>;
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using ditto::test_fixtures::error_of;  // test/fixtures/errors.h
 
 // A file from a header (padded with spaces to a multiple of 8 when `pad`) and a data buffer.
 Bytes make_file(std::string header, const Bytes& data = {}, bool pad = true) {
