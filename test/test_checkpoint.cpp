@@ -20,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "test/fixtures/small_cnn.h"
+#include "test/fixtures/bits.h"
 #include "test/fixtures/errors.h"
 #include "ditto/ditto.h"
 #include "io/checkpoint.h"
@@ -31,50 +33,17 @@
 
 namespace {
 
+using ditto::test_fixtures::same_bits;  // test/fixtures/bits.h
+
 using namespace ditto;
 namespace fs = std::filesystem;
 using Bytes = std::vector<std::uint8_t>;
 
-/// conv -> BN -> ReLU -> maxpool -> dropout -> flatten -> linear on 1x8x8 images.
-class TinyCnn : public nn::Module {
- public:
-  TinyCnn(Generator& init, Generator& drop) {
-    conv1 = register_module("conv1", std::make_shared<nn::Conv2d>(
-                                         nn::Conv2dOptions{.in_channels = 1, .out_channels = 3,
-                                                           .kernel_size = 3, .padding = 1},
-                                         init));
-    bn1 = register_module("bn1", std::make_shared<nn::BatchNorm2d>(
-                                     nn::BatchNormOptions{.num_features = 3}));
-    pool = register_module("pool", std::make_shared<nn::MaxPool2d>(
-                                       nn::MaxPool2dOptions{.kernel_size = 2}));
-    drop1 = register_module("drop1", std::make_shared<nn::Dropout>(
-                                         nn::DropoutOptions{.p = 0.25}, drop));
-    fc = register_module("fc", std::make_shared<nn::Linear>(
-                                   nn::LinearOptions{.in_features = 3 * 4 * 4, .out_features = 10},
-                                   init));
-  }
-  Tensor forward(const Tensor& x) override {
-    Tensor h = relu((*bn1)((*conv1)(x)));
-    h = (*drop1)((*pool)(h));
-    return (*fc)(h.flatten(1));
-  }
-  std::shared_ptr<nn::Conv2d> conv1;
-  std::shared_ptr<nn::BatchNorm2d> bn1;
-  std::shared_ptr<nn::MaxPool2d> pool;
-  std::shared_ptr<nn::Dropout> drop1;
-  std::shared_ptr<nn::Linear> fc;
+/// The small CNN with 3 channels (test/fixtures/small_cnn.h).
+struct TinyCnn : test_fixtures::SmallCnn {
+  TinyCnn(Generator& init, Generator& drop) : SmallCnn(init, drop, 3) {}
 };
 
-bool same_bits(const Tensor& a, const Tensor& b) {
-  if (a.defined() != b.defined()) return false;
-  if (!a.defined()) return true;
-  if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;
-  Tensor ca = a.detach().to(Device::cpu()).contiguous();
-  Tensor cb = b.detach().to(Device::cpu()).contiguous();
-  return ca.numel() == 0 ||
-         std::memcmp(ca.raw_data(), cb.raw_data(),
-                     static_cast<std::size_t>(ca.numel()) * dtype_size(ca.dtype())) == 0;
-}
 
 data::Dataset tiny_dataset() {
   Generator g(11);

@@ -25,6 +25,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "test/fixtures/bits.h"
 #include "test/fixtures/errors.h"
 #include "core/error.h"
 #include "core/threads.h"
@@ -34,6 +35,8 @@
 #include "test/fixtures/views.h"
 
 namespace {
+
+using ditto::test_fixtures::same_bits;  // test/fixtures/bits.h
 
 using ditto::DType;
 using ditto::Mode;
@@ -257,11 +260,6 @@ double error_ratio(const WindowGeom& g, const std::vector<T>& cols, const std::v
   return worst;
 }
 
-template <class T>
-bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() &&
-         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
-}
 
 struct ThreadGuard {
   int prev = ditto::get_num_threads();

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "test/fixtures/bits.h"
 #include "test/fixtures/rng.h"
 #include "ditto/ditto.h"
 #include "kernels/launch_config.h"
@@ -31,6 +32,9 @@ using i64 = std::int64_t;
 using V = std::vector<Tensor>;
 
 namespace {
+
+using ditto::test_fixtures::canonical_sum;  // test/fixtures/bits.h
+using ditto::test_fixtures::same_bits;
 
 // splitmix64 → double in [0, 1): test inputs independent of ditto's own RNG.
 using ditto::test_fixtures::Rng;  // test/fixtures/rng.h
@@ -64,39 +68,8 @@ Tensor make(const std::vector<double>& v, const Shape& s) {
   return from_vector(std::vector<T>(v.begin(), v.end()), s);
 }
 
-// Same shape, dtype and bits (memcmp of cpu copies).
-bool same_bits(const Tensor& a, const Tensor& b) {
-  if (!a.defined() || !b.defined()) return a.defined() == b.defined();
-  if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;
-  Tensor x = a.to(Device::cpu()).contiguous(), y = b.to(Device::cpu()).contiguous();
-  return std::memcmp(x.raw_data(), y.raw_data(), x.numel() * dtype_size(x.dtype())) == 0;
-}
 
-template <class T>
-bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() &&
-         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
-}
 
-// The canonical sum of docs/determinism.md (1024-element chunks, 256 lanes, pairwise tree).
-template <class T>
-T canonical_sum(const std::vector<T>& x) {
-  const std::size_t n = x.size();
-  if (n == 0) return T(0);
-  const std::size_t m = (n + 1023) / 1024;
-  std::vector<T> partial(m);
-  for (std::size_t c = 0; c < m; ++c) {
-    T p[256];
-    for (auto& e : p) e = T(0);
-    for (std::size_t t = 0; t < 4; ++t)
-      for (std::size_t j = 0; j < 256; ++j)
-        if (1024 * c + 256 * t + j < n) p[j] = p[j] + x[1024 * c + 256 * t + j];
-    for (std::size_t s = 128; s >= 1; s /= 2)
-      for (std::size_t j = 0; j < s; ++j) p[j] = p[j] + p[j + s];
-    partial[c] = p[0];
-  }
-  return m == 1 ? partial[0] : canonical_sum(partial);
-}
 
 // ---- conv2d reference ------------------------------------------------------------------------
 struct ConvCfg {

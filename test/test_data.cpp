@@ -16,6 +16,7 @@
 #include <vector>
 
 // philox.h first: its unqualified sqrt must not see ditto::sqrt(const Tensor&) from ditto.h.
+#include "test/fixtures/bits.h"
 #include "test/fixtures/errors.h"
 #include "kernels/common/philox.h"
 #include "ditto/ditto.h"
@@ -26,6 +27,8 @@ using namespace ditto::data;
 namespace fs = std::filesystem;
 
 namespace {
+
+using ditto::test_fixtures::same_bits;  // test/fixtures/bits.h
 
 using ditto::test_fixtures::error_of;  // test/fixtures/errors.h
 
@@ -86,12 +89,6 @@ std::vector<std::uint8_t> read_all(const std::string& path) {
   return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
 }
 
-bool same_bits(const Tensor& a, const Tensor& b) {
-  if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;
-  const Tensor ac = a.contiguous(), bc = b.contiguous();
-  return std::memcmp(ac.raw_data(), bc.raw_data(),
-                     std::size_t(a.numel()) * dtype_size(a.dtype())) == 0;
-}
 
 // A synthetic dataset: images (n, 1, 2, 2) whose pixels all equal the sample index, labels i.
 Dataset synthetic(std::int64_t n) {

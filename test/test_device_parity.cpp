@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "test/fixtures/bits.h"
 #include "ditto/ditto.h"
 #include "kernels/launch_config.h"
 #include "kernels/sim/runtime.h"
@@ -16,11 +17,8 @@ using namespace ditto;
 
 namespace {
 
-bool same_bits(const Tensor& a, const Tensor& b) {
-  if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;
-  Tensor x = a.to(Device::cpu()).contiguous(), y = b.to(Device::cpu()).contiguous();
-  return std::memcmp(x.raw_data(), y.raw_data(), x.numel() * dtype_size(x.dtype())) == 0;
-}
+using ditto::test_fixtures::same_bits;  // test/fixtures/bits.h
+
 
 struct Case {
   std::string name;

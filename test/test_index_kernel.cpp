@@ -24,6 +24,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "test/fixtures/bits.h"
 #include "core/error.h"
 #include "core/threads.h"
 #include "kernels/index.h"
@@ -32,6 +33,8 @@
 #include "test/fixtures/views.h"
 
 namespace {
+
+using ditto::test_fixtures::same_bits;  // test/fixtures/bits.h
 
 using ditto::DType;
 using ditto::Mode;
@@ -139,10 +142,6 @@ void fill_random(Buf3<T>& b, std::uint64_t seed) {
       }
 }
 
-template <class T>
-bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
-}
 
 // ---- the kernels, by device ----
 

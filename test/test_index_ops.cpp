@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "test/fixtures/bits.h"
 #include "test/fixtures/errors.h"
 #include "test/fixtures/rng.h"
 #include "ditto/ditto.h"
@@ -22,6 +23,8 @@ using namespace ditto;
 using i64 = std::int64_t;
 
 namespace {
+
+using ditto::test_fixtures::same_bits;  // test/fixtures/bits.h
 
 using ditto::test_fixtures::Rng;  // test/fixtures/rng.h
 
@@ -49,11 +52,6 @@ Tensor rand_index(const Shape& s, i64 hi, std::uint64_t seed) {
 
 Tensor ints(const std::vector<i64>& v, const Shape& s) { return from_vector(v, s); }
 
-bool same_bits(const Tensor& a, const Tensor& b) {
-  if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;
-  Tensor x = a.to(Device::cpu()).contiguous(), y = b.to(Device::cpu()).contiguous();
-  return std::memcmp(x.raw_data(), y.raw_data(), x.numel() * dtype_size(x.dtype())) == 0;
-}
 
 // Row-major multi-index of flat index i in shape s, and back.
 Shape unravel(i64 i, const Shape& s) {

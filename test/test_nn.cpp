@@ -14,27 +14,15 @@
 #include <string>
 #include <vector>
 
+#include "test/fixtures/bits.h"
 #include "ditto/ditto.h"
 
 using namespace ditto;
 
 namespace {
 
-// True when a and b have the same shape, dtype and element bits.
-bool same_bits(const Tensor& a, const Tensor& b) {
-  if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;
-  switch (a.dtype()) {
-    case DType::f32: {
-      auto x = a.to_vector<float>(), y = b.to_vector<float>();
-      return std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
-    }
-    case DType::f64: {
-      auto x = a.to_vector<double>(), y = b.to_vector<double>();
-      return std::memcmp(x.data(), y.data(), x.size() * sizeof(double)) == 0;
-    }
-    default: return a.to_vector<std::int64_t>() == b.to_vector<std::int64_t>();
-  }
-}
+using ditto::test_fixtures::same_bits;  // test/fixtures/bits.h
+
 
 // The message of the ditto::Error f throws ("" when it does not throw).
 template <typename F>

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "test/fixtures/bits.h"
 #include "test/fixtures/errors.h"
 #include "test/fixtures/rng.h"
 #include "ditto/ditto.h"
@@ -23,6 +24,8 @@ using namespace ditto;
 using i64 = std::int64_t;
 
 namespace {
+
+using ditto::test_fixtures::same_bits;  // test/fixtures/bits.h
 
 using ditto::test_fixtures::Rng;  // test/fixtures/rng.h
 
@@ -41,11 +44,6 @@ Tensor ints(const std::vector<i64>& v, const Shape& s) { return from_vector(v, s
 
 std::vector<double> host(const Tensor& t) { return t.to_vector<double>(); }
 
-bool same_bits(const Tensor& a, const Tensor& b) {
-  if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;
-  Tensor x = a.to(Device::cpu()).contiguous(), y = b.to(Device::cpu()).contiguous();
-  return std::memcmp(x.raw_data(), y.raw_data(), x.numel() * dtype_size(x.dtype())) == 0;
-}
 
 double tol_of(DType t) { return t == DType::f64 ? 1e-12 : 2e-5; }
 

@@ -14,6 +14,7 @@
 #include <limits>
 #include <vector>
 
+#include "test/fixtures/bits.h"
 #include "test/fixtures/rng.h"
 #include "ditto/ditto.h"
 #include "kernels/sim/runtime.h"
@@ -23,6 +24,9 @@ using namespace ditto;
 using i64 = std::int64_t;
 
 namespace {
+
+using ditto::test_fixtures::canonical_sum;  // test/fixtures/bits.h
+using ditto::test_fixtures::same_bits;
 
 using ditto::test_fixtures::Rng;  // test/fixtures/rng.h
 
@@ -50,34 +54,7 @@ struct ThreadCountRestore {
   ~ThreadCountRestore() { set_num_threads(prev); }
 };
 
-template <class T>
-bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() &&
-         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
-}
 
-// The canonical sum of docs/determinism.md: 1024-element chunks, 256 lanes with strided
-// sequential sums, a pairwise tree over lanes, then the same over the chunk partials.
-template <class T>
-T canonical_sum(const std::vector<T>& x) {
-  const std::size_t n = x.size();
-  if (n == 0) return T(0);
-  const std::size_t m = (n + 1023) / 1024;
-  std::vector<T> partial(m);
-  for (std::size_t c = 0; c < m; ++c) {
-    T p[256];
-    for (auto& e : p) e = T(0);
-    for (std::size_t t = 0; t < 4; ++t)
-      for (std::size_t j = 0; j < 256; ++j) {
-        std::size_t i = 1024 * c + 256 * t + j;
-        if (i < n) p[j] = p[j] + x[i];
-      }
-    for (std::size_t s = 128; s >= 1; s /= 2)
-      for (std::size_t j = 0; j < s; ++j) p[j] = p[j] + p[j + s];
-    partial[c] = p[0];
-  }
-  return m == 1 ? partial[0] : canonical_sum(partial);
-}
 
 // Lines of a row-major (R, C) matrix: dim 1 → rows, dim 0 → columns, in logical order.
 template <class T>

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "test/fixtures/bits.h"
 #include "test/fixtures/errors.h"
 #include "ditto/ditto.h"
 #include "io/safetensors.h"
@@ -25,6 +26,8 @@ using namespace ditto;
 using Bytes = std::vector<std::uint8_t>;
 
 namespace {
+
+using ditto::test_fixtures::same_bits;  // test/fixtures/bits.h
 
 using ditto::test_fixtures::error_of;  // test/fixtures/errors.h
 
@@ -50,13 +53,6 @@ std::map<std::string, Tensor> parse(const Bytes& b, std::map<std::string, std::s
   return io::parse_safetensors(b.data(), b.size(), meta);
 }
 
-// Same dtype, shape and raw bytes.
-bool same_bits(const Tensor& a, const Tensor& b) {
-  if (a.dtype() != b.dtype() || a.shape() != b.shape()) return false;
-  Tensor ca = a.to(Device::cpu()).contiguous(), cb = b.to(Device::cpu()).contiguous();
-  const std::size_t n = static_cast<std::size_t>(ca.numel()) * dtype_size(ca.dtype());
-  return n == 0 || std::memcmp(ca.raw_data(), cb.raw_data(), n) == 0;
-}
 
 void check_same(const std::map<std::string, Tensor>& a, const std::map<std::string, Tensor>& b) {
   REQUIRE(a.size() == b.size());

@@ -11,41 +11,16 @@
 #include <string>
 #include <vector>
 
+#include "test/fixtures/small_cnn.h"
 #include "ditto/ditto.h"
 
 namespace {
 
 using namespace ditto;
 
-/// The architecture at test size: 1x8x8 images, 4 channels, 10 classes.
-class SmallCnn : public nn::Module {
- public:
-  SmallCnn(Generator& init, Generator& drop) {
-    conv1 = register_module(
-        "conv1", std::make_shared<nn::Conv2d>(
-                     nn::Conv2dOptions{.in_channels = 1, .out_channels = 4, .kernel_size = 3,
-                                       .padding = 1},
-                     init));
-    bn1 = register_module("bn1", std::make_shared<nn::BatchNorm2d>(
-                                     nn::BatchNormOptions{.num_features = 4}));
-    pool = register_module("pool", std::make_shared<nn::MaxPool2d>(
-                                       nn::MaxPool2dOptions{.kernel_size = 2}));
-    drop1 = register_module("drop1", std::make_shared<nn::Dropout>(
-                                         nn::DropoutOptions{.p = 0.25}, drop));
-    fc = register_module("fc", std::make_shared<nn::Linear>(
-                                   nn::LinearOptions{.in_features = 4 * 4 * 4, .out_features = 10},
-                                   init));
-  }
-  Tensor forward(const Tensor& x) override {
-    Tensor h = relu((*bn1)((*conv1)(x)));
-    h = (*drop1)((*pool)(h));
-    return (*fc)(h.flatten(1));
-  }
-  std::shared_ptr<nn::Conv2d> conv1;
-  std::shared_ptr<nn::BatchNorm2d> bn1;
-  std::shared_ptr<nn::MaxPool2d> pool;
-  std::shared_ptr<nn::Dropout> drop1;
-  std::shared_ptr<nn::Linear> fc;
+/// The small CNN with 4 channels (test/fixtures/small_cnn.h).
+struct TrainCnn : test_fixtures::SmallCnn {
+  TrainCnn(Generator& init, Generator& drop) : SmallCnn(init, drop, 4) {}
 };
 
 enum class Opt { sgd, adam };
@@ -60,7 +35,7 @@ RunResult train(Device dev, Opt opt, int steps, int threads) {
   const int saved_threads = get_num_threads();
   set_num_threads(threads);
   Generator init(1), drop(2), data(3);
-  SmallCnn model(init, drop);  // built on cpu, then moved: identical initial bits everywhere
+  TrainCnn model(init, drop);  // built on cpu, then moved: identical initial bits everywhere
   model.to(dev);
   model.train();
   std::vector<Tensor> params;
