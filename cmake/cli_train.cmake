@@ -118,8 +118,9 @@ elseif(SCENARIO STREQUAL "interrupt")
   expect_equal("straight vs interrupted at 3 and resumed" ${fp_straight} ${fp_resumed})
 
 elseif(SCENARIO STREQUAL "sigint")
-  # A run far too long to finish, stopped by a real SIGINT after 3 s.
-  execute_process(COMMAND "${TIMEOUT_PROGRAM}" --preserve-status -s INT 3
+  # A run far too long to finish, stopped by a real SIGINT after 6 s (long enough for the process
+  # to install its handler even on a loaded machine; a signal before that would kill it outright).
+  execute_process(COMMAND "${TIMEOUT_PROGRAM}" --preserve-status -s INT 6
     "${EXE}" train ${SMALL} --steps 1000000 --out sig
     WORKING_DIRECTORY "${WORK}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   message("${out}${err}")
