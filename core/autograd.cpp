@@ -38,8 +38,14 @@ bool needs_grad(const std::vector<Tensor>& inputs) {
 }
 
 void record(const char* name, Tensor& out, const std::vector<Tensor>& inputs,
-            std::function<std::vector<Tensor>(const Tensor&)> backward) {
+            std::function<std::vector<Tensor>(const Tensor&)> backward,
+            const std::vector<Tensor>& saved) {
   auto node = std::make_shared<Node>();
+  node->saved.reserve(saved.size());
+  for (const Tensor& t : saved) {
+    if (!t.defined()) continue;
+    node->saved.push_back({t.impl().storage, t.impl().storage->version(), detail::describe(t)});
+  }
   node->seq = g_next_seq.fetch_add(1);
   node->name = name;
   node->mode = get_mode();
@@ -105,6 +111,14 @@ void run_backward(const Tensor& root, const Tensor& grad) {
     if (it == grads.end() || !it->second.defined()) continue;
     Tensor g = std::move(it->second);
     grads.erase(it);  // free memory as soon as the node has run
+    for (std::size_t i = 0; i < n->saved.size(); ++i) {
+      const SavedVersion& sv = n->saved[i];
+      DITTO_CHECK(sv.storage->version() == sv.version, "backward: a tensor ", sv.what,
+                  " that ", n->name, " saved for its gradient was modified in place after the "
+                  "forward pass (its storage is at version ", sv.storage->version(),
+                  ", it was saved at version ", sv.version, "); modify a clone() instead, or "
+                  "run the forward pass again");
+    }
     std::vector<Tensor> in_grads;
     {
       ModeGuard mode_of_forward(n->mode);
@@ -126,4 +140,48 @@ void run_backward(const Tensor& root, const Tensor& grad) {
 }
 
 }  // namespace autograd
+
+namespace {
+using BackwardFn = std::function<std::vector<Tensor>(const Tensor&)>;
+thread_local bool t_teardown_gone = false;  // trivially destructible: readable at thread exit
+// Nodes and closures waiting to be destroyed by the outermost ~Node on this thread.
+struct Teardown {
+  std::vector<std::shared_ptr<Node>> nodes;
+  std::vector<BackwardFn> fns;
+  bool draining = false;
+  ~Teardown() { t_teardown_gone = true; }
+};
+thread_local Teardown t_teardown;
+}  // namespace
+
+Node::~Node() {
+  // Thread exit, after the queue itself was destroyed: plain member destruction (a graph alive
+  // that late is small; nothing else is possible).
+  if (t_teardown_gone) return;
+  Teardown& q = t_teardown;
+  // Take the references this node holds into the rest of the graph: the input nodes, and the
+  // closure (it may capture tensors that own further nodes). Members left behind are leaves.
+  for (Edge& e : inputs)
+    if (e.fn) q.nodes.push_back(std::move(e.fn));
+  if (backward) {
+    q.fns.emplace_back();
+    q.fns.back().swap(backward);
+  }
+  if (q.draining) return;  // an outer ~Node is running the loop below
+  q.draining = true;
+  while (!q.nodes.empty() || !q.fns.empty()) {
+    if (!q.fns.empty()) {
+      BackwardFn f;
+      f.swap(q.fns.back());
+      q.fns.pop_back();
+      f = nullptr;  // may destroy nodes: they only enqueue their own references
+    } else {
+      std::shared_ptr<Node> n = std::move(q.nodes.back());
+      q.nodes.pop_back();
+      n.reset();
+    }
+  }
+  q.draining = false;
+}
+
 }  // namespace ditto

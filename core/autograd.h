@@ -36,6 +36,15 @@ struct Edge {
   bool needed() const { return fn || leaf; }
 };
 
+/// A tensor a backward rule reads (captured by its closure), with the version of its storage when
+/// the op recorded it. The engine refuses to run the rule once the version moved: the values the
+/// rule would read were overwritten in place (PyTorch's "modified by an inplace operation").
+struct SavedVersion {
+  std::shared_ptr<Storage> storage;
+  std::uint64_t version = 0;
+  std::string what;  // "[2,3] f32" of the saved tensor, for the message
+};
+
 /// One recorded op. Invariant: `backward` returns exactly one (possibly undefined) tensor per
 /// entry of `inputs`, shaped like that input. `seq` is the creation order: the engine runs
 /// nodes in decreasing seq, which is a topological order and is identical on every run.
@@ -49,6 +58,14 @@ struct Node {
   Mode mode = Mode::Deterministic;
   std::vector<Edge> inputs;
   std::function<std::vector<Tensor>(const Tensor& grad_out)> backward;
+  std::vector<SavedVersion> saved;  // what `backward` reads, see SavedVersion
+
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  /// Tears the graph below this node down iteratively (a chain of 10^6 ops would overflow the
+  /// stack if each node's destructor destroyed its inputs' nodes recursively).
+  ~Node();
 };
 
 namespace autograd {
@@ -59,9 +76,12 @@ bool needs_grad(const std::vector<Tensor>& inputs);
 
 /// Records a node for `out` (which becomes a non-leaf requiring grad) with edges to `inputs`.
 /// The closure must capture only what it needs; capture `out` as out.detach() (never `out`
-/// itself: the node is owned by out, so that would be a reference cycle).
+/// itself: the node is owned by out, so that would be a reference cycle). `saved` lists every
+/// tensor the closure reads the values of (inputs or outputs, usually detach()ed); their storage
+/// versions are checked before the closure runs.
 void record(const char* name, Tensor& out, const std::vector<Tensor>& inputs,
-            std::function<std::vector<Tensor>(const Tensor& grad_out)> backward);
+            std::function<std::vector<Tensor>(const Tensor& grad_out)> backward,
+            const std::vector<Tensor>& saved = {});
 
 /// Runs backward from `root` with seed gradient `grad` (same shape as root).
 void run_backward(const Tensor& root, const Tensor& grad);

@@ -2,6 +2,7 @@
 // Views live in core/ops/views.cpp, printing in core/print.cpp.
 #include "core/tensor.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "core/autograd.h"
@@ -74,9 +75,9 @@ template std::uint8_t Tensor::item<std::uint8_t>() const;
 // ---- creation --------------------------------------------------------------------------------
 
 Tensor empty(const Shape& shape, DType dtype, Device device) {
-  for (auto s : shape) DITTO_CHECK(s >= 0, "empty: negative size in shape ", shape_str(shape));
+  // check_shape bounds n by 2^60, so n * itemsize (<= 8) cannot overflow.
+  const std::int64_t n = detail::check_shape(shape, "empty");
   auto impl = std::make_shared<TensorImpl>();
-  std::int64_t n = detail::shape_numel(shape);
   impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(n) * dtype_size(dtype),
                                             device);
   impl->shape = shape;
@@ -103,7 +104,9 @@ Tensor scalar_tensor(double value, DType dtype, Device device) {
 }
 
 Tensor arange(double start, double end, double step, DType dtype, Device device) {
-  DITTO_CHECK(step != 0, "arange: step must be nonzero");
+  DITTO_CHECK(step != 0 && std::isfinite(step) && std::isfinite(start) && std::isfinite(end),
+              "arange: start, end and step must be finite and step nonzero, got [", start, ", ",
+              end, ") step ", step);
   DITTO_CHECK((end - start) / step < 1e15, "arange: too many elements for [", start, ", ", end,
               ") step ", step);
   // n = ceil((end - start) / step), without libm
@@ -113,9 +116,12 @@ Tensor arange(double start, double end, double step, DType dtype, Device device)
     n = static_cast<std::int64_t>(count);
     if (static_cast<double>(n) < count) ++n;
   }
-  std::vector<double> v(static_cast<std::size_t>(n));
-  for (std::int64_t i = 0; i < n; ++i) v[i] = start + static_cast<double>(i) * step;
-  return from_vector(v, {n}, Device::cpu()).to(dtype).to(device);
+  // Written straight into a tensor: a failed allocation is a ditto::Error naming the size (a
+  // std::vector would throw std::bad_alloc).
+  Tensor v = empty({n}, DType::f64, Device::cpu());
+  double* p = v.data_ptr<double>();
+  for (std::int64_t i = 0; i < n; ++i) p[i] = start + static_cast<double>(i) * step;
+  return v.to(dtype).to(device);
 }
 Tensor arange(double end, DType dtype, Device device) {
   return arange(0.0, end, 1.0, dtype, device);
@@ -124,7 +130,7 @@ Tensor arange(double end, DType dtype, Device device) {
 template <typename T>
 Tensor from_vector(const std::vector<T>& values, const Shape& shape, Device device) {
   Shape s = shape.empty() ? Shape{static_cast<std::int64_t>(values.size())} : shape;
-  DITTO_CHECK(detail::shape_numel(s) == static_cast<std::int64_t>(values.size()),
+  DITTO_CHECK(detail::check_shape(s, "from_vector") == static_cast<std::int64_t>(values.size()),
               "from_vector: ", values.size(), " values do not fill shape ", shape_str(s));
   Tensor t = empty(s, dtype_of<T>(), Device::cpu());
   if (!values.empty()) std::memcpy(t.raw_data(), values.data(), values.size() * sizeof(T));
@@ -186,10 +192,35 @@ void check_inplace(const Tensor& t, const char* op) {
               ": in-place modification of a tensor that requires grad ", describe(t),
               " (wrap it in NoGradGuard, or use detach())");
 }
+
+// Refuses to write into a tensor where several elements share one memory location (an expand()ed
+// view, stride 0 on a dim of size > 1): the result would depend on the write order.
+void check_no_internal_overlap(const Tensor& t, const char* op) {
+  for (std::int64_t d = 0; d < t.dim(); ++d)
+    DITTO_CHECK(!(t.strides()[d] == 0 && t.shape()[d] > 1), op, ": cannot write into ",
+                describe(t), ": dim ", d, " has stride 0 (an expand()ed view: several elements "
+                "share one memory location); write into a contiguous() copy instead");
+}
+
+// The range of values a dtype holds exactly enough for fill_: integers must fit, f32 must not
+// overflow to inf (NaN and the infinities themselves are allowed for floating dtypes).
+void check_fill_value(double v, DType t, const Tensor& dst) {
+  bool ok = true;
+  switch (t) {
+    case DType::f64: break;
+    // below FLT_MAX + half an ulp: rounds to a finite float
+    case DType::f32: ok = !std::isfinite(v) || std::fabs(v) < 0x1.ffffffp127; break;
+    case DType::i64: ok = std::isfinite(v) && v >= -9.2233720368547758e18 && v < 9.2233720368547758e18; break;
+    case DType::u8: ok = std::isfinite(v) && v > -1.0 && v < 256.0; break;
+  }
+  DITTO_CHECK(ok, "fill_: value ", v, " cannot be converted to ", dtype_name(t),
+              " without overflow (tensor ", describe(dst), ")");
+}
 }  // namespace
 
 Tensor& Tensor::copy_(const Tensor& src) {
   check_inplace(*this, "copy_");
+  check_no_internal_overlap(*this, "copy_");
   detail::common_device({this, &src}, "copy_");
   detail::require_kernels(device(), "copy_");
   Shape b = detail::broadcast_shapes(src.shape(), shape(), "copy_");
@@ -202,16 +233,20 @@ Tensor& Tensor::copy_(const Tensor& src) {
     Tensor tmp = src.clone().detach();
     s = detail::make_broadcast_view(tmp, shape(), "copy_");
     kernels::copy(device(), s, d);
+    impl().storage->bump_version();
     return *this;
   }
   kernels::copy(device(), s, d);
+  impl().storage->bump_version();
   return *this;
 }
 
 Tensor& Tensor::fill_(double value) {
   check_inplace(*this, "fill_");
   detail::require_kernels(device(), "fill_");
+  check_fill_value(value, dtype(), *this);
   kernels::fill(device(), make_view(*this, "fill_"), value);
+  impl().storage->bump_version();
   return *this;
 }
 

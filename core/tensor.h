@@ -62,6 +62,8 @@ class Tensor {
   DType dtype() const { return impl().dtype; }
   Device device() const { return impl().storage->device(); }
   bool is_contiguous() const;
+  /// The version counter of the storage (bumped by copy_ and fill_; see Storage::version).
+  std::uint64_t version() const { return impl().storage->version(); }
   /// True when both handles view the same storage.
   bool shares_storage(const Tensor& o) const { return impl().storage == o.impl().storage; }
 

@@ -37,6 +37,11 @@ struct OptimizerRecord {
   std::map<std::string, Tensor> tensors;   // "momentum_buffer.<i>", "exp_avg.<i>", "exp_avg_sq.<i>" (defined ones)
 };
 
+/// The largest global step and per-parameter optimizer step count a checkpoint may hold: 2^53
+/// (exact in a double). Larger values cannot come from a real run; the reader and the writer
+/// both refuse them, so a crafted file fails `ckpt verify` instead of resuming at a wrapped step.
+inline constexpr std::uint64_t kMaxStep = std::uint64_t{1} << 53;
+
 /// Everything a checkpoint file holds.
 struct Checkpoint {
   std::vector<std::pair<std::string, Tensor>> model;  // parameters + buffers, state_dict_items() order, cpu
@@ -98,6 +103,12 @@ struct RecordInfo {
   std::string detail;
 };
 std::vector<RecordInfo> list_records(const std::string& path);  // never throws on bad checksums: reports them; throws on unreadable structure
+
+/// Text read from a file (names, metadata, versions) made safe to print on a terminal: printable
+/// ASCII and valid UTF-8 kept; control bytes (ESC, CR, BEL, ...), DEL, C1 controls and invalid
+/// UTF-8 bytes shown as \xNN; a backslash as \\ (so the escaping is unambiguous). A crafted file
+/// cannot inject terminal escape sequences through `ditto ckpt`.
+std::string escape_for_terminal(std::string_view s);
 
 /// CRC32C (Castagnoli, reflected polynomial 0x82F63B78, init/xorout 0xFFFFFFFF), the record
 /// checksum. Uses SSE4.2 crc32 instructions when compiled with __SSE4_2__, else a table.

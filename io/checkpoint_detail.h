@@ -17,7 +17,14 @@ constexpr char kMagic[8] = {'D', 'I', 'T', 'T', 'O', 'C', 'K', 'P'};
 constexpr std::size_t kHeaderSize = 64;        // file header
 constexpr std::size_t kRecordHeaderSize = 24;  // fixed part of a record header
 constexpr std::uint32_t kMaxNameLength = 65536;
-constexpr std::uint32_t kMaxRank = 32;
+constexpr std::uint32_t kMaxRank = 8;  // = kernels::kMaxDims: ditto tensors have at most 8 dims
+/// prod(max(dim, 1)) of a stored tensor, bounded so no stride or size computation can overflow.
+constexpr std::uint64_t kMaxElements = std::uint64_t{1} << 50;
+
+/// The reader's limits on a tensor's shape (rank <= kMaxRank, dims >= 0, prod(max(dim, 1)) <=
+/// kMaxElements), checked by the writer too so ditto never writes a file it would refuse.
+/// Throws "<where>: ..." naming the shape.
+void check_tensor_shape(const Shape& shape, const std::string& where);
 
 /// Record types, in the order they must appear (non-decreasing; only tensor and
 /// optimizer_tensor repeat).

@@ -121,8 +121,22 @@ void append_record(std::vector<std::uint8_t>& out, RecordType type, const std::s
   out.resize(out.size() + pad8(out.size()), 0);
 }
 
+void check_tensor_shape(const Shape& shape, const std::string& where) {
+  if (shape.size() > kMaxRank)
+    DITTO_FAIL(where, ": rank ", shape.size(), " exceeds the limit ", kMaxRank);
+  std::uint64_t prod = 1;
+  for (std::size_t k = 0; k < shape.size(); ++k) {
+    if (shape[k] < 0) DITTO_FAIL(where, ": dimension ", k, " is negative (", shape[k], ")");
+    const std::uint64_t m = shape[k] == 0 ? 1 : static_cast<std::uint64_t>(shape[k]);
+    if (prod > kMaxElements / m)
+      DITTO_FAIL(where, ": shape ", shape_str(shape), " has more than 2^50 elements");
+    prod *= m;
+  }
+}
+
 std::vector<std::uint8_t> tensor_payload(const Tensor& t, const std::string& name) {
   DITTO_CHECK(t.defined(), "checkpoint: tensor '", printable(name), "' is undefined");
+  check_tensor_shape(t.shape(), "checkpoint: tensor '" + printable(name) + "'");
   Tensor c = t.detach().to(Device::cpu()).contiguous();
   Writer w;
   w.put<std::uint32_t>(dtype_code(c.dtype()));
@@ -144,6 +158,14 @@ std::vector<std::uint8_t> serialize_checkpoint(const Checkpoint& ck) {
     append_record(recs, type, name, p);
     ++count;
   };
+  DITTO_CHECK(ck.global_step <= kMaxStep, "checkpoint: global step ", ck.global_step,
+              " exceeds the limit 2^53");
+  if (ck.optimizer)
+    for (std::size_t i = 0; i < ck.optimizer->step.size(); ++i)
+      DITTO_CHECK(ck.optimizer->step[i] >= 0 &&
+                      static_cast<std::uint64_t>(ck.optimizer->step[i]) <= kMaxStep,
+                  "checkpoint: optimizer step[", i, "] = ", ck.optimizer->step[i],
+                  " is outside [0, 2^53]");
   {
     Writer w;
     w.put<std::uint32_t>(ck.mode == Mode::Fast ? 1u : 0u);
@@ -443,18 +465,13 @@ Tensor decode_tensor(Cursor& c) {
   if (rank > kMaxRank) DITTO_FAIL(c.where(), ": rank ", rank, " exceeds the limit ", kMaxRank);
   c.need(std::size_t{rank} * 8, "shape");
   Shape shape(rank);
-  // prod of max(dim, 1), bounded so no stride or size computation can overflow anywhere.
-  constexpr std::uint64_t kMaxElements = std::uint64_t{1} << 50;
-  std::uint64_t prod = 1;
+  for (std::uint32_t k = 0; k < rank; ++k) shape[k] = c.get<std::int64_t>("dim");
+  check_tensor_shape(shape, c.where());
+  std::uint64_t prod = 1;  // cannot overflow: bounded by kMaxElements
   bool zero = false;
-  for (std::uint32_t k = 0; k < rank; ++k) {
-    shape[k] = c.get<std::int64_t>("dim");
-    if (shape[k] < 0) DITTO_FAIL(c.where(), ": dimension ", k, " is negative (", shape[k], ")");
-    zero = zero || shape[k] == 0;
-    const std::uint64_t m = shape[k] == 0 ? 1 : static_cast<std::uint64_t>(shape[k]);
-    if (prod > kMaxElements / m)
-      DITTO_FAIL(c.where(), ": shape ", shape_str(shape), " has more than 2^50 elements");
-    prod *= m;
+  for (std::int64_t d : shape) {
+    zero = zero || d == 0;
+    prod *= d == 0 ? 1 : static_cast<std::uint64_t>(d);
   }
   const std::uint64_t bytes = zero ? 0 : prod * dtype_size(dt);
   if (bytes != c.remaining())
@@ -513,6 +530,8 @@ void decode_record(const RecordView& r, DecodeState& st) {
       if (mode > 1) DITTO_FAIL(r.where, ": mode ", mode, " is not 0 (deterministic) or 1 (fast)");
       ck.mode = mode == 1 ? Mode::Fast : Mode::Deterministic;
       ck.global_step = c.get<std::uint64_t>("global step");
+      if (ck.global_step > kMaxStep)
+        DITTO_FAIL(r.where, ": global step ", ck.global_step, " exceeds the limit 2^53");
       st.stored_fp = c.get<std::uint64_t>("fingerprint");
       ck.ditto_version = c.str("ditto version");
       break;
@@ -554,6 +573,8 @@ void decode_record(const RecordView& r, DecodeState& st) {
       for (std::uint64_t i = 0; i < ns; ++i) {
         const auto s = c.get<std::int64_t>("step");
         if (s < 0) DITTO_FAIL(r.where, ": step[", i, "] is negative (", s, ")");
+        if (static_cast<std::uint64_t>(s) > kMaxStep)
+          DITTO_FAIL(r.where, ": step[", i, "] = ", s, " exceeds the limit 2^53");
         o.step.push_back(s);
       }
       ck.optimizer = std::move(o);

@@ -29,7 +29,7 @@ std::string detail_of(const RecordView& r, const Checkpoint& one, std::uint64_t 
   std::ostringstream os;
   switch (static_cast<RecordType>(r.type)) {
     case RecordType::meta:
-      os << "ditto " << one.ditto_version << ", mode " << mode_name(one.mode) << ", global step "
+      os << "ditto " << escape_for_terminal(one.ditto_version) << ", mode " << mode_name(one.mode) << ", global step "
          << one.global_step << ", fingerprint " << fingerprint_hex(stored_fp);
       break;
     case RecordType::tensor: {
@@ -51,7 +51,7 @@ std::string detail_of(const RecordView& r, const Checkpoint& one, std::uint64_t 
     case RecordType::optimizer: {
       const OptimizerRecord& o = *one.optimizer;
       os << o.kind;
-      for (const auto& [k, v] : o.hyper) os << " " << k << "=" << v;
+      for (const auto& [k, v] : o.hyper) os << " " << escape_for_terminal(k) << "=" << v;
       if (!o.step.empty()) {
         os << " step=[";
         for (std::size_t i = 0; i < o.step.size(); ++i) os << (i ? "," : "") << o.step[i];
@@ -85,6 +85,53 @@ std::string detail_of(const RecordView& r, const Checkpoint& one, std::uint64_t 
 
 
 }  // namespace
+
+std::string escape_for_terminal(std::string_view s) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size());
+  auto esc = [&](unsigned char c) {
+    out += "\\x";
+    out += hex[c >> 4];
+    out += hex[c & 15];
+  };
+  auto cont = [&](std::size_t i) {
+    return i < s.size() && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80;
+  };
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if (c == '\\') out += "\\\\";
+      else if (c >= 0x20 && c < 0x7F) out += static_cast<char>(c);
+      else esc(c);
+      ++i;
+      continue;
+    }
+    // A UTF-8 sequence: its length from the lead byte, then the continuation bytes and the
+    // ranges that rule out overlong forms and surrogates (RFC 3629).
+    std::size_t n = 0;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) n = 2;
+    else if (c >= 0xE0 && c <= 0xEF) { n = 3; if (c == 0xE0) lo = 0xA0; if (c == 0xED) hi = 0x9F; }
+    else if (c >= 0xF0 && c <= 0xF4) { n = 4; if (c == 0xF0) lo = 0x90; if (c == 0xF4) hi = 0x8F; }
+    bool ok = n > 0 && i + n <= s.size();
+    if (ok) {
+      const auto c1 = static_cast<unsigned char>(s[i + 1]);
+      ok = c1 >= lo && c1 <= hi;
+      for (std::size_t k = 2; ok && k < n; ++k) ok = cont(i + k);
+      // C1 controls U+0080..U+009F (0xC2 0x80..0x9F) act as terminal controls too.
+      if (ok && c == 0xC2 && c1 <= 0x9F) ok = false;
+    }
+    if (!ok) {
+      esc(c);
+      ++i;
+      continue;
+    }
+    out.append(s.data() + i, n);
+    i += n;
+  }
+  return out;
+}
 
 Checkpoint load_checkpoint(const std::string& path) {
   const std::vector<std::uint8_t> bytes = read_checkpoint_file(path);

@@ -1,7 +1,9 @@
 // ditto — file helpers: whole-file reads and crash-safe (atomic) writes.
 #include "io/file_util.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,6 +45,17 @@ std::string atomic_temp_prefix(const std::string& path) { return path + ".tmp.";
 void write_file_atomic(const std::string& path, const std::vector<std::uint8_t>& bytes) {
   DITTO_CHECK(!path.empty(), "write_file_atomic: empty path");
   DITTO_CHECK(path.back() != '/', "write_file_atomic: '", path, "' names a directory");
+  // What is there now decides what may replace it: rename() would turn a device node or a FIFO
+  // into a regular file (as root, /dev/null), so only regular files are ever replaced.
+  struct stat old {};
+  bool exists = false;
+  if (::stat(path.c_str(), &old) == 0) {
+    exists = true;
+    if (S_ISDIR(old.st_mode)) DITTO_FAIL("write_file_atomic: '", path, "' is a directory");
+    DITTO_CHECK(S_ISREG(old.st_mode), "write_file_atomic: '", path,
+                "' exists and is not a regular file (a device, FIFO or socket); refusing to "
+                "replace it");
+  }
   // Same directory as the target, so rename() is atomic (same file system). pid + counter make
   // the name unique among concurrent writers in this and other processes.
   const std::string tmp = atomic_temp_prefix(path) + std::to_string(::getpid()) + "." +
@@ -60,6 +73,9 @@ void write_file_atomic(const std::string& path, const std::vector<std::uint8_t>&
     DITTO_FAIL("write_file_atomic: ", step, " '", tmp, "' (for '", path, "') failed: ",
                errno_str(err));
   };
+  // The replacement keeps the permission bits of the file it replaces (a 0600 checkpoint stays
+  // private).
+  if (exists && ::fchmod(fd, old.st_mode & 07777) != 0) fail("fchmod of", errno);
   std::size_t done = 0;
   while (done < bytes.size()) {
     const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
@@ -99,7 +115,9 @@ void write_file_atomic(const std::string& path, const std::vector<std::uint8_t>&
 }
 
 std::vector<std::uint8_t> read_file(const std::string& path) {
-  FdCloser fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever. The type is
+  // checked right after; a regular file ignores the flag.
+  FdCloser fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
   if (fd.fd < 0) {
     const int err = errno;
     DITTO_FAIL("cannot open '", path, "': ", errno_str(err));
@@ -110,7 +128,8 @@ std::vector<std::uint8_t> read_file(const std::string& path) {
     DITTO_FAIL("cannot stat '", path, "': ", errno_str(err));
   }
   if (S_ISDIR(st.st_mode)) DITTO_FAIL("cannot read '", path, "': ", errno_str(EISDIR));
-  DITTO_CHECK(S_ISREG(st.st_mode), "cannot read '", path, "': not a regular file");
+  DITTO_CHECK(S_ISREG(st.st_mode), "cannot read '", path,
+              "': not a regular file (a FIFO, device or socket)");
   std::vector<std::uint8_t> out;
   out.reserve(static_cast<std::size_t>(st.st_size));
   std::uint8_t buf[1 << 16];
@@ -125,6 +144,42 @@ std::vector<std::uint8_t> read_file(const std::string& path) {
     out.insert(out.end(), buf, buf + n);
   }
   return out;
+}
+
+bool same_file(const std::string& a, const std::string& b) {
+  struct stat sa {}, sb {};
+  if (::stat(a.c_str(), &sa) != 0 || ::stat(b.c_str(), &sb) != 0) return false;
+  return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+std::vector<std::string> remove_stale_temps(const std::string& dir) {
+  std::vector<std::string> removed;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return removed;
+  const pid_t self = ::getpid();
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    // "<name>.tmp.<pid>.<n>": find ".tmp." followed by digits, '.', digits to the end.
+    const auto at = name.rfind(".tmp.");
+    if (at == std::string::npos || at == 0) continue;
+    const std::string rest = name.substr(at + 5);
+    const auto dot = rest.find('.');
+    if (dot == std::string::npos || dot == 0 || dot + 1 == rest.size() || dot > 9) continue;
+    const std::string pid_s = rest.substr(0, dot), n_s = rest.substr(dot + 1);
+    if (pid_s.find_first_not_of("0123456789") != std::string::npos ||
+        n_s.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    const long pid = std::stol(pid_s);
+    if (pid <= 0 || pid == self) continue;
+    // Only a writer that no longer exists: kill(pid, 0) fails with ESRCH.
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    const std::string path = dir + "/" + name;
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (::unlink(path.c_str()) == 0) removed.push_back(path);
+  }
+  ::closedir(d);
+  return removed;
 }
 
 }  // namespace ditto::io

@@ -311,16 +311,21 @@ Value parse(std::string_view text, const std::string& what, int max_depth) {
 std::uint64_t to_u64(const Value& v, const std::string& what) {
   DITTO_CHECK(v.kind == Value::Kind::number, what, ": expected a non-negative integer, found a ",
               kind_name(v.kind));
-  const std::string& t = v.text;
+  // A number from a file is echoed at most 40 characters long (a 100,000-digit one would flood
+  // the terminal): the length is stated instead.
+  const std::string t_full = v.text;
+  const std::string t = t_full.size() <= 40 ? t_full
+                                            : t_full.substr(0, 20) + "...(" +
+                                                  std::to_string(t_full.size()) + " characters)";
   DITTO_CHECK(t.empty() || t[0] != '-', what, ": negative value ", t);
   std::uint64_t r = 0;
-  for (char c : t) {
+  for (char c : t_full) {
     DITTO_CHECK(c >= '0' && c <= '9', what, ": expected an integer, found ", t);
     const std::uint64_t d = static_cast<std::uint64_t>(c - '0');
     DITTO_CHECK(r <= (UINT64_MAX - d) / 10, what, ": value ", t, " does not fit in 64 bits");
     r = r * 10 + d;
   }
-  DITTO_CHECK(!t.empty(), what, ": empty number");
+  DITTO_CHECK(!t_full.empty(), what, ": empty number");
   return r;
 }
 

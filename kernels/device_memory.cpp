@@ -1,5 +1,7 @@
 #include "kernels/device_memory.h"
 
+#include <sys/sysinfo.h>
+
 #include <cstdlib>
 #include <cstring>
 
@@ -13,11 +15,27 @@ namespace ditto::kernels {
 
 namespace {
 bool host_side(Device d) { return d.type != Device::Type::cuda; }
+
+// RAM + swap of the machine in bytes (0 when unknown). A host allocation larger than that cannot
+// be used: with Linux's overcommit it would "succeed" and the process be killed once the pages
+// are touched, and sanitizer allocators abort on it. Refusing it is a clear ditto::Error instead.
+std::size_t host_memory_bytes() {
+  static const std::size_t total = [] {
+    struct sysinfo si {};
+    if (::sysinfo(&si) != 0) return std::size_t{0};
+    return static_cast<std::size_t>(si.totalram + si.totalswap) * si.mem_unit;
+  }();
+  return total;
+}
 }  // namespace
 
 void* device_alloc(Device d, std::size_t bytes) {
   if (bytes == 0) return nullptr;
   if (host_side(d)) {
+    const std::size_t limit = host_memory_bytes();
+    DITTO_CHECK(limit == 0 || bytes <= limit, "allocate: out of memory: ", bytes,
+                " bytes requested on ", device_name(d), ", more than this machine's RAM + swap (",
+                limit, " bytes)");
     // 64-byte alignment: a cache line and a full AVX-512 vector.
     void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
     DITTO_CHECK(p != nullptr, "allocate: out of memory allocating ", bytes, " bytes on ",

@@ -226,7 +226,8 @@ Tensor parse_idx(const std::uint8_t* data, std::size_t size, const std::string& 
   return to_u8_tensor(h, data + h.header_bytes);
 }
 
-Tensor read_idx_file(const std::string& path) {
+Tensor read_idx_file(const std::string& path, std::int64_t max_items) {
+  DITTO_CHECK(max_items >= 0, "IDX ", path, ": max_items must be >= 0, got ", max_items);
   Source src(path);
   std::vector<std::uint8_t> buf;
   // Header in two steps: 4 bytes give ndims, then 4 * ndims sizes. parse_header reports any
@@ -235,7 +236,17 @@ Tensor read_idx_file(const std::string& path) {
   if (buf.size() == 4 && buf[0] == 0 && buf[1] == 0 && buf[3] >= 1 && buf[3] <= 4) {
     append(src, buf, 4 * std::uint64_t(buf[3]));
   }
-  const IdxHeader h = parse_header(buf.data(), buf.size(), path);
+  IdxHeader h = parse_header(buf.data(), buf.size(), path);
+  if (max_items > 0 && max_items < h.dims[0]) {
+    // Only the first max_items entries: the payload shrinks before anything is read (dims[0]
+    // >= 1, so the division is exact).
+    h.payload = h.payload / static_cast<std::uint64_t>(h.dims[0]) *
+                static_cast<std::uint64_t>(max_items);
+    h.dims[0] = max_items;
+    append(src, buf, h.payload);  // grows only as data arrives (no reserve of a declared size)
+    check_length(h, buf.size(), /*size_is_lower_bound=*/false, path);
+    return to_u8_tensor(h, buf.data() + h.header_bytes);
+  }
   // Read at most payload + 1 bytes: the extra byte detects trailing data without reading (or
   // decompressing) an arbitrarily long tail.
   // Reserving at most 64 MiB up front (Fashion-MNIST's largest file is 47 MB) avoids regrowth
@@ -251,14 +262,16 @@ Tensor read_idx_file(const std::string& path) {
 
 std::int64_t Dataset::size() const { return labels.defined() ? labels.size(0) : 0; }
 
-Dataset load_fashion_mnist(const std::string& split, const std::string& dir) {
+Dataset load_fashion_mnist(const std::string& split, const std::string& dir, std::int64_t limit) {
   DITTO_CHECK(split == "train" || split == "test", "load_fashion_mnist: split must be \"train\" ",
               "or \"test\", got \"", split, "\"");
+  DITTO_CHECK(!dir.empty(), "load_fashion_mnist: the data directory is an empty string");
+  DITTO_CHECK(limit >= 0, "load_fashion_mnist: limit must be >= 0, got ", limit);
   const std::string prefix = split == "train" ? "train" : "t10k";
   const std::string img_path = find_idx(dir, prefix + "-images-idx3-ubyte");
   const std::string lbl_path = find_idx(dir, prefix + "-labels-idx1-ubyte");
-  const Tensor img = read_idx_file(img_path);
-  const Tensor lbl = read_idx_file(lbl_path);
+  const Tensor img = read_idx_file(img_path, limit);
+  const Tensor lbl = read_idx_file(lbl_path, limit);
   DITTO_CHECK(img.dim() == 3 && img.size(1) == 28 && img.size(2) == 28,
               "load_fashion_mnist: ", img_path, " has shape ", shape_str(img.shape()),
               ", expected [N,28,28]");
@@ -337,7 +350,8 @@ void DataLoader::build_order() {
 
 std::int64_t DataLoader::batches_per_epoch() const {
   const std::int64_t n = ds_.size(), b = opt_.batch_size;
-  return opt_.drop_last ? n / b : (n + b - 1) / b;
+  // n / b rounded up without forming n + b - 1 (which overflows for a batch size near 2^63).
+  return opt_.drop_last ? n / b : n / b + (n % b != 0 ? 1 : 0);
 }
 
 bool DataLoader::next(Tensor& images, Tensor& labels) {

@@ -27,7 +27,10 @@ inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mni
 /// split "train" (60000) or "test" (10000); reads
 /// <dir>/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]. Missing files -> ditto::Error naming
 /// the path and "install the Debian package dataset-fashion-mnist".
-Dataset load_fashion_mnist(const std::string& split, const std::string& dir = kFashionMnistDir);
+/// limit > 0: only the first `limit` samples are decoded and kept (the rest of each file is not
+/// read, so memory and time follow the limit, not the file's declared size).
+Dataset load_fashion_mnist(const std::string& split, const std::string& dir = kFashionMnistDir,
+                           std::int64_t limit = 0);
 
 /// IDX parsing from memory (what the fuzzer drives): magic, dtype u8 only, dims, sizes checked
 /// against the buffer length; -> u8 tensor of the stored shape. Throws ditto::Error, never crashes.
@@ -38,8 +41,12 @@ Tensor parse_idx(const std::uint8_t* data, std::size_t size, const std::string& 
 
 /// Reads a file, gunzipping when it ends in .gz (zlib), then parse_idx.
 /// The decompressed size is capped: the IDX header (read first) fixes the exact payload length,
-/// so a .gz bomb never makes the reader allocate more than header + payload + 1 bytes.
-Tensor read_idx_file(const std::string& path);
+/// so a .gz bomb never makes the reader allocate more than header + payload + 1 bytes, and
+/// memory grows only as decompressed data actually arrives (a header that declares more than
+/// the file holds costs nothing). max_items > 0: only the first max_items entries of dim 0 are
+/// read and returned (shape [min(n, max_items), ...]); the rest of the file is not read, so its
+/// length is not checked either.
+Tensor read_idx_file(const std::string& path, std::int64_t max_items = 0);
 
 /// Loader options. batch_size >= 1.
 struct LoaderOptions {

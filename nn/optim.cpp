@@ -14,15 +14,31 @@
 namespace ditto::optim {
 namespace {
 
+// The largest per-parameter step count (as io::kMaxStep): ++step can never overflow.
+constexpr std::int64_t kMaxStep = std::int64_t{1} << 53;
+
 void check_params(const std::vector<Tensor>& params, const char* name) {
   for (std::size_t i = 0; i < params.size(); ++i) {
     DITTO_CHECK(params[i].defined(), name, ": parameter ", i, " is an undefined tensor");
     DITTO_CHECK(is_floating(params[i].dtype()), name, ": parameter ", i, " has dtype ",
                 dtype_name(params[i].dtype()), "; only floating parameters can be optimized");
+    // A parameter listed twice (or two handles on one storage) would be updated twice per step.
+    for (std::size_t j = 0; j < i; ++j)
+      DITTO_CHECK(!params[i].shares_storage(params[j]), name, ": parameters ", j, " and ", i,
+                  params[i].impl_ptr() == params[j].impl_ptr() ? " are the same tensor"
+                                                               : " share storage",
+                  " (each would be updated twice per step); pass every parameter once");
   }
 }
 
+// Every hyper-parameter must be a finite number: NaN fails every comparison and inf passes
+// ">= 0", and either silently turns the weights into NaN at the first step.
+void check_finite(double v, const char* name, const char* what) {
+  DITTO_CHECK(std::isfinite(v), name, ": invalid ", what, " ", v, " (must be finite)");
+}
+
 void check_lr(double lr, const char* name) {
+  check_finite(lr, name, "learning rate");
   DITTO_CHECK(lr >= 0.0, name, ": invalid learning rate ", lr, " (must be >= 0)");
 }
 
@@ -96,6 +112,9 @@ SGD::SGD(std::vector<Tensor> params, SGDOptions options)
     : Optimizer(std::move(params)), options_(options) {
   check_params(params_, "SGD");
   check_lr(options_.lr, "SGD");
+  check_finite(options_.momentum, "SGD", "momentum");
+  check_finite(options_.dampening, "SGD", "dampening");
+  check_finite(options_.weight_decay, "SGD", "weight_decay");
   DITTO_CHECK(options_.momentum >= 0.0, "SGD: invalid momentum ", options_.momentum,
               " (must be >= 0)");
   DITTO_CHECK(options_.weight_decay >= 0.0, "SGD: invalid weight_decay ",
@@ -149,6 +168,8 @@ AdamBase::AdamBase(std::vector<Tensor> params, const char* name, double lr,
       decoupled_(decoupled) {
   check_params(params_, name);
   check_lr(lr, name);
+  check_finite(eps, name, "epsilon");
+  check_finite(weight_decay, name, "weight_decay");
   DITTO_CHECK(eps >= 0.0, name, ": invalid epsilon ", eps, " (must be >= 0)");
   DITTO_CHECK(beta1_ >= 0.0 && beta1_ < 1.0, name, ": invalid beta parameter at index 0: ",
               beta1_, " (must be in [0, 1))");
@@ -174,6 +195,8 @@ void AdamBase::set_state(AdamState state) {
               " entries for ", params_.size(), " parameters");
   for (std::size_t i = 0; i < params_.size(); ++i) {
     DITTO_CHECK(state.step[i] >= 0, name_, ": step[", i, "] is negative (", state.step[i], ")");
+    DITTO_CHECK(state.step[i] <= kMaxStep, name_, ": step[", i, "] = ", state.step[i],
+                " exceeds the limit 2^53");
     DITTO_CHECK(state.exp_avg[i].defined() == state.exp_avg_sq[i].defined(), name_,
                 ": exp_avg[", i, "] and exp_avg_sq[", i, "] must both be defined or neither");
   }

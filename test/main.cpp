@@ -13,8 +13,10 @@
 #include <string>
 
 #include "ditto/ditto.h"
+#include "test/fixtures/child.h"
 
 int main(int argc, char** argv) {
+  ditto::apply_wait_policy(argc, argv);  // GOMP_SPINCOUNT=10000 unless set (core/threads.h)
   if (const char* env = std::getenv("DITTO_TEST_DEVICE")) {
     std::string dev = env;
     ditto::Device d = ditto::Device::cpu();
@@ -35,6 +37,8 @@ int main(int argc, char** argv) {
     ditto::set_default_device(d);
     std::printf("[ditto] default device for this run: %s\n", ditto::device_name(d).c_str());
   }
+  // A crash/hang case re-executed by test/fixtures/child.h: run that body only.
+  if (const int rc = ditto::test_fixtures::run_child_if_requested(); rc >= 0) return rc;
   doctest::Context context(argc, argv);
   return context.run();
 }

@@ -21,6 +21,7 @@
 #include "core/error.h"
 #include "core/tensor.h"
 #include "io/checkpoint.h"
+#include "io/file_util.h"
 #include "io/safetensors.h"
 #include "tools/train.h"
 
@@ -30,7 +31,7 @@ namespace {
 constexpr int kUsageError = 2;
 using Args = std::span<char* const>;
 
-constexpr const char* kHelp = R"(usage: ditto ckpt <subcommand> ...
+constexpr const char* kHelp = R"(usage: ditto ckpt <subcommand> ...   (ditto ckpt <subcommand> --help: that one)
 
   inspect FILE                      every record (name, kind, offset, length, CRC32C) and all state:
                                     model tensors (dtype, shape, CRC32C of the bytes), train/eval
@@ -58,6 +59,51 @@ constexpr const char* kHelp = R"(usage: ditto ckpt <subcommand> ...
 int usage(const std::string& msg) {
   std::cerr << "ditto ckpt: " << msg << " (see 'ditto ckpt --help')\n";
   return kUsageError;
+}
+
+/// File data as printed: see io::escape_for_terminal (a crafted name or metadata value cannot
+/// send escape codes to the terminal).
+std::string esc(std::string_view s) { return io::escape_for_terminal(s); }
+
+/// The part of kHelp that describes one subcommand (its lines, up to the next subcommand).
+std::string sub_help(std::string_view name) {
+  const std::string_view all = kHelp;
+  const std::string key = "\n  " + std::string(name) + " ";
+  auto at = all.find(key);
+  if (at == std::string_view::npos) return std::string(kHelp);
+  at += 1;
+  std::size_t end = at;
+  for (;;) {
+    end = all.find('\n', end);
+    if (end == std::string_view::npos || end + 3 >= all.size() || all[end + 3] != ' ') break;
+    ++end;
+  }
+  return "usage: ditto ckpt " +
+         std::string(all.substr(at + 2, end == std::string_view::npos ? all.npos : end - at - 1)) +
+         "\n";
+}
+
+/// Refuses an argument that looks like a flag where a file is expected (so `verify --help` never
+/// opens a file named "--help"). A file whose name starts with '-' can be given as ./-name.
+bool file_args_ok(std::string_view sub, Args a) {
+  for (char* s : a) {
+    const std::string_view v = s;
+    if (v.size() > 1 && v[0] == '-') {
+      usage(std::string(sub) + ": unknown flag '" + esc(v.substr(0, 40)) +
+            "' (a file whose name starts with '-' can be given as ./" + esc(v.substr(0, 40)) + ")");
+      return false;
+    }
+  }
+  return true;
+}
+
+/// Refuses OUT when it is IN (under any spelling): the atomic write would replace the input
+/// with the output, destroying it.
+bool distinct_files(std::string_view sub, const std::string& in, const std::string& out) {
+  if (!io::same_file(in, out)) return true;
+  usage(std::string(sub) + ": the output '" + esc(out) + "' is the input file '" + esc(in) +
+        "'; writing it would destroy the input");
+  return false;
 }
 
 std::string hex32(std::uint32_t x) {
@@ -102,19 +148,20 @@ std::vector<std::pair<std::string, Tensor>> all_tensors(const io::Checkpoint& ck
 // ---- inspect ---------------------------------------------------------------------------------
 
 int cmd_inspect(Args a) {
+  if (!file_args_ok("inspect", a)) return kUsageError;
   if (a.size() != 1) return usage("inspect takes one FILE");
   const std::string path = a[0];
   const std::vector<io::RecordInfo> records = io::list_records(path);
   std::cout << "file         " << path << "\n";
   std::cout << "\nrecords (" << records.size() << ")\n";
   for (const io::RecordInfo& r : records) {
-    std::cout << "  " << pad(r.name, 28) << pad(r.kind, 10) << "offset " << pad(std::to_string(r.offset), 9)
+    std::cout << "  " << pad(esc(r.name), 28) << pad(r.kind, 10) << "offset " << pad(std::to_string(r.offset), 9)
               << "length " << pad(std::to_string(r.length), 9) << "crc32c " << hex32(r.checksum)
-              << (r.checksum_ok ? " ok" : " BAD") << (r.detail.empty() ? "" : "  " + r.detail)
+              << (r.checksum_ok ? " ok" : " BAD") << (r.detail.empty() ? "" : "  " + esc(r.detail))
               << "\n";
   }
   const io::Checkpoint ck = io::load_checkpoint(path);
-  std::cout << "\nformat       " << ck.format_version << " (written by ditto " << ck.ditto_version
+  std::cout << "\nformat       " << ck.format_version << " (written by ditto " << esc(ck.ditto_version)
             << ")\nmode         " << mode_name(ck.mode) << "\nglobal step  " << ck.global_step
             << "\nfingerprint  " << io::fingerprint_hex(ck.fingerprint)
             << (io::fingerprint(ck.model) == ck.fingerprint ? " (matches the tensors)"
@@ -122,13 +169,14 @@ int cmd_inspect(Args a) {
             << "\n";
   std::cout << "\nmodel tensors (" << ck.model.size() << ")\n";
   for (const auto& [name, t] : ck.model) {
-    std::cout << "  " << pad(name, 28) << pad(describe(t), 22) << "crc32c " << hex32(tensor_crc(t))
-              << "\n";
+    std::cout << "  " << pad(esc(name), 28) << pad(describe(t), 22) << "crc32c "
+              << hex32(tensor_crc(t)) << "\n";
   }
   std::cout << "\ntrain/eval flags\n";
   if (ck.training.empty()) std::cout << "  (none)\n";
   for (const auto& [name, on] : ck.training) {
-    std::cout << "  " << pad(name.empty() ? "(root)" : name, 28) << (on ? "train" : "eval") << "\n";
+    std::cout << "  " << pad(name.empty() ? "(root)" : esc(name), 28) << (on ? "train" : "eval")
+              << "\n";
   }
   std::cout << "\noptimizer\n";
   if (!ck.optimizer) {
@@ -136,7 +184,7 @@ int cmd_inspect(Args a) {
   } else {
     const io::OptimizerRecord& o = *ck.optimizer;
     std::cout << "  kind       " << o.kind << "\n  hyper      ";
-    for (const auto& [k, v] : o.hyper) std::cout << k << "=" << fmt_g(v) << " ";
+    for (const auto& [k, v] : o.hyper) std::cout << esc(k) << "=" << fmt_g(v) << " ";
     std::cout << "\n";
     if (!o.step.empty()) {
       std::cout << "  step       ";
@@ -144,14 +192,14 @@ int cmd_inspect(Args a) {
       std::cout << "(per parameter)\n";
     }
     for (const auto& [k, t] : o.tensors) {
-      std::cout << "  " << pad(k, 28) << pad(describe(t), 22) << "crc32c " << hex32(tensor_crc(t))
-                << "\n";
+      std::cout << "  " << pad(esc(k), 28) << pad(describe(t), 22) << "crc32c "
+                << hex32(tensor_crc(t)) << "\n";
     }
   }
   std::cout << "\ngenerators\n";
   if (ck.generators.empty()) std::cout << "  (none)\n";
   for (const io::GeneratorRecord& g : ck.generators) {
-    std::cout << "  " << pad(g.name, 12) << "seed " << g.seed << "  offset " << g.offset << "\n";
+    std::cout << "  " << pad(esc(g.name), 12) << "seed " << g.seed << "  offset " << g.offset << "\n";
   }
   std::cout << "\ndata loader\n";
   if (!ck.loader) {
@@ -162,13 +210,14 @@ int cmd_inspect(Args a) {
   }
   std::cout << "\nmetadata\n";
   if (ck.metadata.empty()) std::cout << "  (none)\n";
-  for (const auto& [k, v] : ck.metadata) std::cout << "  " << pad(k, 16) << v << "\n";
+  for (const auto& [k, v] : ck.metadata) std::cout << "  " << pad(esc(k), 16) << esc(v) << "\n";
   return 0;
 }
 
 // ---- verify ----------------------------------------------------------------------------------
 
 int cmd_verify(Args a) {
+  if (!file_args_ok("verify", a)) return kUsageError;
   if (a.size() != 1) return usage("verify takes one FILE");
   const std::string path = a[0];
   std::vector<io::RecordInfo> records;
@@ -182,7 +231,7 @@ int cmd_verify(Args a) {
   for (const io::RecordInfo& r : records) {
     if (r.checksum_ok) continue;
     ++bad;
-    std::cout << path << ": FAILED: record '" << r.name << "' (" << r.kind << ", offset "
+    std::cout << path << ": FAILED: record '" << esc(r.name) << "' (" << r.kind << ", offset "
               << r.offset << ", " << r.length << " bytes): checksum mismatch\n";
   }
   if (bad) return 1;
@@ -317,32 +366,32 @@ int cmd_diff(Args a) {
     const auto it = mb.find(name);
     if (it == mb.end()) {
       ++differ;
-      std::cout << "  " << pad(name, 28) << "only in A\n";
+      std::cout << "  " << pad(esc(name), 28) << "only in A\n";
       continue;
     }
     const Tensor& u = it->second;
     if (t.dtype() != u.dtype() || t.shape() != u.shape()) {
       ++differ;
-      std::cout << "  " << pad(name, 28) << "DIFFER    " << describe(t) << " vs " << describe(u)
+      std::cout << "  " << pad(esc(name), 28) << "DIFFER    " << describe(t) << " vs " << describe(u)
                 << "\n";
       continue;
     }
     const Comparison c = compare(t, u);
     if (!c.same_bits) ++differ;
-    std::cout << "  " << pad(name, 28) << pad(c.same_bits ? "identical" : "DIFFER", 10)
+    std::cout << "  " << pad(esc(name), 28) << pad(c.same_bits ? "identical" : "DIFFER", 10)
               << pad(c.nan_mismatch ? "nan" : fmt_g(c.max_abs), 14)
               << (c.nan_mismatch ? std::string("nan") : std::to_string(c.max_ulp)) << "\n";
   }
   for (const auto& [name, t] : tb) {
     if (seen.count(name)) continue;
     ++differ;
-    std::cout << "  " << pad(name, 28) << "only in B\n";
+    std::cout << "  " << pad(esc(name), 28) << "only in B\n";
   }
   if (!model_only) {
     auto field = [&](const char* what, const std::string& x, const std::string& y) {
       if (x == y) return;
       ++differ;
-      std::cout << "  " << pad(what, 28) << "DIFFER    " << x << " vs " << y << "\n";
+      std::cout << "  " << pad(what, 28) << "DIFFER    " << esc(x) << " vs " << esc(y) << "\n";
     };
     field("global step", std::to_string(ca.global_step), std::to_string(cb.global_step));
     field("mode", std::string(mode_name(ca.mode)), std::string(mode_name(cb.mode)));
@@ -353,12 +402,12 @@ int cmd_diff(Args a) {
     for (const auto& [k, v] : ca.metadata) {
       const auto it = cb.metadata.find(k);
       if (it == cb.metadata.end() || it->second != v) {
-        std::cout << "  note: metadata '" << k << "' differs: '" << v << "' vs '"
-                  << (it == cb.metadata.end() ? "(absent)" : it->second) << "'\n";
+        std::cout << "  note: metadata '" << esc(k) << "' differs: '" << esc(v) << "' vs '"
+                  << (it == cb.metadata.end() ? "(absent)" : esc(it->second)) << "'\n";
       }
     }
     for (const auto& [k, v] : cb.metadata) {
-      if (!ca.metadata.count(k)) std::cout << "  note: metadata '" << k << "' only in B\n";
+      if (!ca.metadata.count(k)) std::cout << "  note: metadata '" << esc(k) << "' only in B\n";
     }
   }
   if (differ) {
@@ -393,6 +442,7 @@ int cmd_strip(Args a) {
   if (!opt && !gens && !loader) {
     return usage("strip: name a part to remove (--optimizer, --generators, --loader)");
   }
+  if (!distinct_files("strip", files[0], files[1])) return kUsageError;
   io::Checkpoint ck = io::load_checkpoint(files[0]);
   if (opt) ck.optimizer.reset();
   if (gens) ck.generators.clear();
@@ -406,7 +456,9 @@ int cmd_strip(Args a) {
 // ---- safetensors -----------------------------------------------------------------------------
 
 int cmd_export(Args a) {
+  if (!file_args_ok("export-safetensors", a)) return kUsageError;
   if (a.size() != 2) return usage("export-safetensors takes CKPT OUT.safetensors");
+  if (!distinct_files("export-safetensors", a[0], a[1])) return kUsageError;
   const io::Checkpoint ck = io::load_checkpoint(a[0]);
   std::map<std::string, Tensor> tensors(ck.model.begin(), ck.model.end());
   std::map<std::string, std::string> meta = ck.metadata;
@@ -421,7 +473,9 @@ int cmd_export(Args a) {
 }
 
 int cmd_import(Args a) {
+  if (!file_args_ok("import-safetensors", a)) return kUsageError;
   if (a.size() != 2) return usage("import-safetensors takes IN.safetensors OUT.ditto");
+  if (!distinct_files("import-safetensors", a[0], a[1])) return kUsageError;
   std::map<std::string, std::string> meta;
   const std::map<std::string, Tensor> tensors = io::load_safetensors(a[0], &meta);
   io::Checkpoint ck;
@@ -471,7 +525,15 @@ int ckpt_main(Args args) {
     return 0;
   }
   for (const Sub& s : kSubs) {
-    if (s.name == sub) return s.run(args.subspan(1));
+    if (s.name != sub) continue;
+    const Args rest = args.subspan(1);
+    for (char* a : rest) {
+      if (std::string_view(a) == "--help" || std::string_view(a) == "-h") {
+        std::cout << sub_help(sub);
+        return 0;
+      }
+    }
+    return s.run(rest);
   }
   return usage("unknown subcommand '" + std::string(sub) + "'");
 }

@@ -3,6 +3,7 @@
 // command or bad arguments); `ditto train` also 130 when interrupted (Ctrl-C).
 #include "ditto/ditto.h"
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -132,6 +133,11 @@ int cmd_info(Args args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A closed output (`ditto train ... | tee log` after Ctrl-C killed tee) must not kill ditto
+  // with SIGPIPE before it saved its state: writes to it fail with EPIPE instead, and the
+  // program carries on (output it can no longer show is lost, nothing else).
+  std::signal(SIGPIPE, SIG_IGN);
+  ditto::apply_wait_policy(argc, argv);  // may re-execute the program (see core/threads.h)
   if (argc < 2) {
     print_usage(std::cerr);
     return kUsageError;

@@ -8,6 +8,7 @@
 #include "tools/train.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
@@ -16,6 +17,9 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <limits>
+#include <cstring>
+#include <cerrno>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -34,9 +38,11 @@
 #include "core/ops.h"
 #include "core/threads.h"
 #include "io/checkpoint.h"
+#include "io/file_util.h"
 #include "nn/data.h"
 #include "nn/optim.h"
 #include "tools/progress.h"
+#include "tools/run_guard.h"
 
 namespace ditto::tools {
 
@@ -68,7 +74,10 @@ Tensor FashionCnn::forward(const Tensor& x) {
 namespace {
 
 constexpr int kUsageError = 2;
-constexpr int kInterrupted = 130;  // 128 + SIGINT, what shells report for a Ctrl-C'd program
+// 128 + the signal, what shells report for a program a signal stopped: 130 SIGINT, 143 SIGTERM.
+constexpr int kSignalExitBase = 128;
+// The largest count any flag takes (steps, epochs, limits, batch size): 2^53 = io::kMaxStep.
+constexpr std::int64_t kMaxCount = std::int64_t{1} << 53;
 // Fashion-MNIST training-set pixel mean and standard deviation (of pixel / 255).
 constexpr double kPixelMean = 0.2860;
 constexpr double kPixelStd = 0.3530;
@@ -120,8 +129,15 @@ testing
   --interrupt-after N   raise SIGINT after step N, exactly as a Ctrl-C then (tests the interrupt
                         path deterministically)
 
-Ctrl-C finishes the current step, writes DIR/interrupted.ditto and exits with status 130.
-Exit status: 0 done, 1 error, 2 bad flags, 130 interrupted.
+Signals: Ctrl-C (SIGINT) or SIGTERM (docker stop, systemd, Slurm) finishes the current step,
+writes DIR/interrupted.ditto, prints the command that resumes the run and exits with status 130
+(SIGINT) or 143 (SIGTERM). Further signals while it saves are ignored (the save is never lost;
+SIGKILL stops at once). A closed output (`| tee log` whose tee died) never kills the run.
+--out: one run at a time per directory (a lock, DIR/.ditto-train.lock); a second run there is
+refused while the first is alive. The directory is checked for writability (a test write of one
+checkpoint's size) before training starts.
+Exit status: 0 done, 1 error (also: the loss became NaN/inf, or the final save failed; the
+results are printed anyway), 2 bad flags, 130/143 interrupted.
 )";
 
 struct TrainFlags {
@@ -150,15 +166,33 @@ struct TrainFlags {
   double effective_lr() const { return lr ? *lr : (optimizer == "sgd" ? 0.05 : 1e-3); }
 };
 
-std::int64_t parse_int(std::string_view flag, std::string_view v, std::int64_t min) {
+/// A flag value as echoed in messages: at most 40 characters (a 100,000-digit argument is not
+/// printed whole).
+std::string clip(std::string_view v) {
+  if (v.size() <= 40) return std::string(v);
+  return std::string(v.substr(0, 20)) + "...(" + std::to_string(v.size()) + " characters)";
+}
+
+/// An integer flag in [min, max]. Range-checked in int64 before any narrowing, so no value wraps
+/// ("--threads 4294967297" is refused, not read as 1).
+std::int64_t parse_int(std::string_view flag, std::string_view v, std::int64_t min,
+                       std::int64_t max = kMaxCount) {
   std::int64_t x = 0;
   const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+  if (ec == std::errc::result_out_of_range) {
+    throw UsageError(std::string(flag) + " must be in [" + std::to_string(min) + ", " +
+                     std::to_string(max) + "], got " + clip(v));
+  }
   if (ec != std::errc() || end != v.data() + v.size() || v.empty()) {
-    throw UsageError(std::string(flag) + " expects an integer, got '" + std::string(v) + "'");
+    throw UsageError(std::string(flag) + " expects an integer, got '" + clip(v) + "'");
   }
   if (x < min) {
     throw UsageError(std::string(flag) + " must be >= " + std::to_string(min) + ", got " +
-                     std::string(v));
+                     clip(v));
+  }
+  if (x > max) {
+    throw UsageError(std::string(flag) + " must be <= " + std::to_string(max) + ", got " +
+                     clip(v));
   }
   return x;
 }
@@ -168,7 +202,7 @@ double parse_double(std::string_view flag, std::string_view v) {
   char* end = nullptr;
   const double x = std::strtod(s.c_str(), &end);
   if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(x)) {
-    throw UsageError(std::string(flag) + " expects a number, got '" + s + "'");
+    throw UsageError(std::string(flag) + " expects a finite number, got '" + clip(s) + "'");
   }
   return x;
 }
@@ -214,7 +248,8 @@ TrainFlags parse_flags(std::span<char* const> args) {
       no_value();
       f.augment = true;
     } else if (arg == "--seed") {
-      f.seed = static_cast<std::uint64_t>(parse_int(arg, value(), 0));
+      f.seed = static_cast<std::uint64_t>(
+          parse_int(arg, value(), 0, std::numeric_limits<std::int64_t>::max()));
     } else if (arg == "--mode") {
       const std::string m = value();
       if (m == "deterministic") {
@@ -230,7 +265,7 @@ TrainFlags parse_flags(std::span<char* const> args) {
         throw UsageError("--device must be cpu, sim or cuda, got '" + f.device + "'");
       }
     } else if (arg == "--threads") {
-      f.threads = static_cast<int>(parse_int(arg, value(), 1));
+      f.threads = static_cast<int>(parse_int(arg, value(), 1, max_num_threads()));
     } else if (arg == "--out") {
       f.out = value();
       if (f.out.empty()) throw UsageError("--out needs a directory");
@@ -242,6 +277,7 @@ TrainFlags parse_flags(std::span<char* const> args) {
       continue;  // not replayed: the resume hint names its own file
     } else if (arg == "--data") {
       f.data = value();
+      if (f.data.empty()) throw UsageError("--data needs a directory");
     } else if (arg == "--train-limit") {
       f.train_limit = parse_int(arg, value(), 1);
     } else if (arg == "--test-limit") {
@@ -253,7 +289,7 @@ TrainFlags parse_flags(std::span<char* const> args) {
       f.interrupt_after = parse_int(arg, value(), 1);
       continue;  // a test hook, not part of the run's configuration
     } else {
-      throw UsageError("unknown flag '" + std::string(args[i]) + "'");
+      throw UsageError("unknown flag '" + clip(args[i]) + "'");
     }
     for (std::size_t j = first; j <= i; ++j) f.replay.emplace_back(args[j]);
   }
@@ -295,38 +331,10 @@ std::map<std::string, std::string> run_metadata(const TrainFlags& f) {
   };
 }
 
-/// Keys whose mismatch makes a resumed run differ from the original.
-constexpr const char* kBitKeys[] = {"model", "optimizer", "lr",   "batch_size",
-                                    "dropout", "augment", "seed", "train_limit"};
-
-volatile std::sig_atomic_t g_interrupted = 0;
-
-extern "C" void on_sigint(int) { g_interrupted = 1; }
-
-/// Installs the SIGINT handler for the training loop and restores the old one on exit. The
-/// handler is one-shot (SA_RESETHAND): a second Ctrl-C kills the process at once.
-class SigintScope {
- public:
-  SigintScope() {
-    g_interrupted = 0;
-    struct sigaction sa {};
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESETHAND;
-    sigaction(SIGINT, &sa, &old_);
-  }
-  ~SigintScope() { sigaction(SIGINT, &old_, nullptr); }
-  SigintScope(const SigintScope&) = delete;
-  SigintScope& operator=(const SigintScope&) = delete;
-
- private:
-  struct sigaction old_ {};
-};
-
-data::Dataset first_n(const data::Dataset& ds, std::int64_t n) {
-  if (n <= 0 || n >= ds.size()) return ds;
-  return {ds.images.narrow(0, 0, n).contiguous(), ds.labels.narrow(0, 0, n).contiguous()};
-}
+/// Keys whose mismatch makes a resumed run differ from the original (the mode too: fast-mode
+/// kernels round differently).
+constexpr const char* kBitKeys[] = {"model",   "optimizer", "lr",   "batch_size", "dropout",
+                                    "augment", "seed",      "mode", "train_limit"};
 
 Device resolve_device(const std::string& name) {
   if (name == "cpu") return Device::cpu();
@@ -343,12 +351,15 @@ Device resolve_device(const std::string& name) {
   return d;
 }
 
-/// Test accuracy in eval mode, batches of kEvalBatch (no autograd graph).
-std::int64_t count_correct(nn::Module& model, const data::Dataset& test, Device dev) {
+/// Test accuracy in eval mode, batches of kEvalBatch (no autograd graph). nullopt when a stop
+/// signal arrived meanwhile (checked between batches: the evaluation is not swallowed).
+std::optional<std::int64_t> count_correct(nn::Module& model, const data::Dataset& test,
+                                          Device dev) {
   NoGradGuard no_grad;
   std::int64_t correct = 0;
   const std::int64_t n = test.size();
   for (std::int64_t b = 0; b < n; b += kEvalBatch) {
+    if (stop_requested()) return std::nullopt;
     const std::int64_t len = std::min(kEvalBatch, n - b);
     Tensor x = data::normalize(test.images.narrow(0, b, len).contiguous(), kPixelMean, kPixelStd);
     if (!dev.is_cpu()) x = x.to(dev);
@@ -372,17 +383,54 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+/// Whether `file` lies directly in directory `dir` (both existing; compared by inode).
+bool in_directory(const std::string& file, const std::string& dir) {
+  namespace fs = std::filesystem;
+  const fs::path parent = fs::path(file).parent_path();
+  return io::same_file(parent.empty() ? "." : parent.string(), dir);
+}
+
+/// Says so when --out already holds checkpoints this run did not write (another run's, or this
+/// run's earlier attempt): same-named files get replaced, others stay and would mix with ours.
+void warn_existing_checkpoints(const std::string& dir, const std::string& resume) {
+  namespace fs = std::filesystem;
+  if (!resume.empty() && in_directory(resume, dir)) return;  // continuing the run that is there
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.size() > 6 && name.compare(name.size() - 6, 6, ".ditto") == 0) found.push_back(name);
+  }
+  if (found.empty()) return;
+  std::sort(found.begin(), found.end());
+  std::string list;
+  for (std::size_t i = 0; i < found.size() && i < 4; ++i) list += (i ? ", " : "") + found[i];
+  if (found.size() > 4) list += ", ...";
+  std::cerr << "ditto train: warning: --out " << dir << " already holds " << found.size()
+            << " checkpoint" << (found.size() == 1 ? "" : "s") << " of an earlier run (" << list
+            << "); files this run writes replace those of the same name, the others are left as "
+               "they are\n";
+}
+
+/// The resume hint: the command that continues from `path` with the same flags.
+std::string resume_hint(const TrainFlags& f, const std::string& path) {
+  std::string hint = "ditto train --resume " + shell_quote(path);
+  for (const std::string& a : f.replay) hint += " " + shell_quote(a);
+  return hint;
+}
+
 int run(const TrainFlags& f) {
   const auto t_start = std::chrono::steady_clock::now();
-  // Installed first, so a Ctrl-C during the data loading also ends in a checkpoint.
-  SigintScope sigint;
+  // Installed first, so a Ctrl-C or SIGTERM during the data loading also ends in a checkpoint.
+  StopSignalScope stop_signals;
   const Device dev = resolve_device(f.device);
   if (f.threads) set_num_threads(*f.threads);
   set_mode(f.mode);
 
-  // Data first: a missing dataset should fail before anything is written.
-  const data::Dataset train_set = first_n(data::load_fashion_mnist("train", f.data), f.train_limit);
-  const data::Dataset test_set = first_n(data::load_fashion_mnist("test", f.data), f.test_limit);
+  // Data first: a missing dataset should fail before anything is written. The limits apply
+  // while decoding (a file declaring 10^6 images costs what --train-limit asks for).
+  const data::Dataset train_set = data::load_fashion_mnist("train", f.data, f.train_limit);
+  const data::Dataset test_set = data::load_fashion_mnist("test", f.data, f.test_limit);
 
   // Every random stream, derived from --seed (documented in --help and README).
   Generator init(f.seed), dropout_gen(f.seed + 1), augment_gen(f.seed + 2);
@@ -400,10 +448,50 @@ int run(const TrainFlags& f) {
   }
   data::DataLoader loader(train_set, {.batch_size = f.batch_size, .shuffle = true,
                                       .drop_last = false, .seed = f.seed + 3});
-  const std::int64_t total = f.steps ? *f.steps : f.epochs * loader.batches_per_epoch();
+  std::int64_t total = 0;
+  if (f.steps) {
+    total = *f.steps;
+  } else if (__builtin_mul_overflow(f.epochs, loader.batches_per_epoch(), &total) ||
+             total > kMaxCount) {
+    std::cerr << "ditto train: --epochs " << f.epochs << " x " << loader.batches_per_epoch()
+              << " batches per epoch is more than 2^53 steps (see 'ditto train --help')\n";
+    return kUsageError;
+  }
   const std::map<std::string, std::string> meta = run_metadata(f);
 
+  // The output directory before any training: locked against a second run, cleaned of the
+  // temporaries a killed writer left, and proven writable with a checkpoint-sized test write (a
+  // read-only or full disk is found now, not after the training).
+  namespace fs = std::filesystem;
+  OutDirLock lock(f.out);
+  for (const std::string& p : io::remove_stale_temps(f.out))
+    std::cerr << "ditto train: removed " << p << " (a temporary file left by a killed run)\n";
+  warn_existing_checkpoints(f.out, f.resume);
+  auto capture = [&](std::int64_t at, const std::map<std::string, std::string>& extra) {
+    io::Checkpoint ck = io::capture(model, opt.get(), gens, &loader, f.mode,
+                                    static_cast<std::uint64_t>(at));
+    ck.metadata = meta;
+    for (const auto& [k, v] : extra) ck.metadata[k] = v;
+    return ck;
+  };
+  {
+    const std::string probe = (fs::path(f.out) / ".ditto-train.probe").string();
+    try {
+      io::write_file_atomic(probe, io::serialize_checkpoint(capture(0, {})));
+    } catch (const Error& e) {
+      DITTO_FAIL("the --out directory '", f.out, "' cannot hold a checkpoint: ", e.what());
+    }
+    ::unlink(probe.c_str());
+  }
+  auto save = [&](const std::string& name, std::int64_t at,
+                  const std::map<std::string, std::string>& extra = {}) {
+    const std::string path = (fs::path(f.out) / name).string();
+    io::save_checkpoint(path, capture(at, extra));
+    return path;
+  };
+
   std::int64_t step = 0;
+  bool resumed_from_out_interrupt = false;
   if (!f.resume.empty()) {
     const io::Checkpoint ck = io::load_checkpoint(f.resume);
     for (const char* k : kBitKeys) {
@@ -416,12 +504,20 @@ int run(const TrainFlags& f) {
     }
     io::restore(ck, model, opt.get(), gens, &loader);
     model.train();
-    step = static_cast<std::int64_t>(ck.global_step);
+    step = static_cast<std::int64_t>(ck.global_step);  // <= 2^53: the reader checked
+    if (step > total) {
+      std::cerr << "ditto train: warning: " << f.resume << " is at step " << step
+                << ", beyond the requested total of " << total
+                << " steps: nothing is trained; the checkpoint's weights are evaluated as they are\n";
+    }
+    resumed_from_out_interrupt =
+        io::same_file(f.resume, (fs::path(f.out) / "interrupted.ditto").string());
     std::cout << "resumed from " << f.resume << " at step " << step
               << (ck.optimizer ? "" : " (no optimizer state in the checkpoint)")
               << (ck.loader ? "" : " (no data-loader state)")
               << (ck.generators.empty() ? " (no generator state)" : "") << "\n";
   }
+  DITTO_CHECK(loader.batches_per_epoch() > 0, "ditto train: the training set is empty");
 
   std::cout << "training FashionCnn on Fashion-MNIST (" << train_set.size() << " train, "
             << test_set.size() << " test images): steps " << step << " -> " << total << ", "
@@ -431,19 +527,6 @@ int run(const TrainFlags& f) {
             << (get_num_threads() == 1 ? "" : "s") << ", seed " << f.seed << "\n"
             << std::flush;
 
-  namespace fs = std::filesystem;
-  fs::create_directories(f.out);
-  auto save = [&](const std::string& name, std::int64_t at,
-                  const std::map<std::string, std::string>& extra = {}) {
-    io::Checkpoint ck = io::capture(model, opt.get(), gens, &loader, f.mode,
-                                    static_cast<std::uint64_t>(at));
-    ck.metadata = meta;
-    for (const auto& [k, v] : extra) ck.metadata[k] = v;
-    const std::string path = (fs::path(f.out) / name).string();
-    io::save_checkpoint(path, ck);
-    return path;
-  };
-
   Progress progress(step, total, f.progress);
   model.train();
   const auto t_train = std::chrono::steady_clock::now();
@@ -452,7 +535,7 @@ int run(const TrainFlags& f) {
   double window_sum = 0.0;
   constexpr std::size_t kWindow = 50;
   Tensor x, y;
-  while (step < total && !g_interrupted) {
+  while (step < total && !stop_requested()) {
     if (!loader.next(x, y)) {
       loader.next_epoch();
       continue;
@@ -468,12 +551,22 @@ int run(const TrainFlags& f) {
     }
     opt->zero_grad();
     Tensor loss = cross_entropy(model(x), y);
+    const double l = loss.to(Device::cpu()).item<float>();
+    if (!std::isfinite(l)) {
+      // A diverged run: the update would write NaN/inf into every weight. Stop before it, loudly
+      // (exit 1, no fingerprint), instead of finishing with a meaningless result.
+      progress.finish();
+      std::cerr << "ditto train: error: the loss is " << l << " at step " << step + 1 << " (lr "
+                << f.effective_lr() << "): training diverged and was stopped before that update; "
+                << "nothing was saved now (periodic checkpoints in " << f.out
+                << " are from before); try a smaller --lr\n";
+      return 1;
+    }
     loss.backward();
     opt->step();
     ++step;
     images += x.shape()[0];
 
-    const double l = loss.to(Device::cpu()).item<float>();
     window.push_back(l);
     window_sum += l;
     if (window.size() > kWindow) {
@@ -482,39 +575,79 @@ int run(const TrainFlags& f) {
     }
     progress.update(step, images, window_sum / static_cast<double>(window.size()));
     if (f.checkpoint_every > 0 && step % f.checkpoint_every == 0) {
-      save("step-" + std::to_string(step) + ".ditto", step);
+      const std::string name = "step-" + std::to_string(step) + ".ditto";
+      try {
+        save(name, step);
+      } catch (const Error& e) {
+        // A periodic checkpoint is insurance: losing one must not end the run.
+        std::cerr << "ditto train: warning: could not write " << name << ": " << e.what()
+                  << "; training continues\n";
+      }
     }
     if (f.interrupt_after > 0 && step == f.interrupt_after) std::raise(SIGINT);
   }
   progress.finish();
   const double train_s = seconds_since(t_train);
 
-  if (g_interrupted && step < total) {
-    const std::string path = save("interrupted.ditto", step);
-    std::string hint = "ditto train --resume " + shell_quote(path);
-    for (const std::string& a : f.replay) hint += " " + shell_quote(a);
-    std::cout << "interrupted at step " << step << "; resume with: " << hint << "\n";
-    return kInterrupted;
-  }
+  // Save first, print after: the checkpoint must exist before anything can go wrong with the
+  // output (a closed pipe, a full terminal).
+  auto stop_with_checkpoint = [&](const char* when) {
+    const int sig = stop_signal();
+    std::string path;
+    try {
+      path = save("interrupted.ditto", step);
+    } catch (const Error& e) {
+      std::cerr << "ditto train: error: stopped by " << (sig == SIGTERM ? "SIGTERM" : "SIGINT")
+                << " at step " << step << " but could not save the state: " << e.what() << "\n";
+      return 1;
+    }
+    std::cout << "interrupted" << when << " at step " << step
+              << "; resume with: " << resume_hint(f, path) << "\n"
+              << std::flush;
+    return kSignalExitBase + sig;
+  };
+  if (stop_requested() && step < total) return stop_with_checkpoint("");
 
   model.eval();
-  const std::int64_t correct = count_correct(model, test_set, dev);
-  const double acc = 100.0 * static_cast<double>(correct) / static_cast<double>(test_set.size());
+  const std::optional<std::int64_t> correct = count_correct(model, test_set, dev);
+  if (!correct) {
+    model.train();
+    return stop_with_checkpoint(" during the final evaluation (training is complete)");
+  }
+  const double acc = 100.0 * static_cast<double>(*correct) / static_cast<double>(test_set.size());
   char acc_s[32];
   std::snprintf(acc_s, sizeof acc_s, "%.2f", acc);
   const double wall = seconds_since(t_start);
   model.train();  // the checkpoint records the training flags a resumed run continues with
-  const std::string last =
-      save("last.ditto", step, {{"test_accuracy", acc_s}, {"total_steps", std::to_string(total)}});
+  std::string last, save_error;
+  try {
+    last = save("last.ditto", step,
+                {{"test_accuracy", acc_s}, {"total_steps", std::to_string(total)}});
+  } catch (const Error& e) {
+    save_error = e.what();
+  }
 
+  // The results are printed even when the save failed: they are the run's work.
   char line[160];
   std::snprintf(line, sizeof line, "test accuracy: %s%% (%lld/%lld)\n", acc_s,
-                static_cast<long long>(correct), static_cast<long long>(test_set.size()));
+                static_cast<long long>(*correct), static_cast<long long>(test_set.size()));
   std::cout << line;
   std::snprintf(line, sizeof line, "wall time: %.1f s (training %.1f s, %.0f images/s)\n", wall,
                 train_s, train_s > 0 ? static_cast<double>(images) / train_s : 0.0);
-  std::cout << line << "checkpoint: " << last << "\n"
-            << "fingerprint: " << io::fingerprint_hex(io::fingerprint(model)) << "\n";
+  std::cout << line << "checkpoint: " << (last.empty() ? "(not saved)" : last) << "\n"
+            << "fingerprint: " << io::fingerprint_hex(io::fingerprint(model)) << "\n"
+            << std::flush;
+  if (!save_error.empty()) {
+    std::cerr << "ditto train: error: could not write " << (fs::path(f.out) / "last.ditto").string()
+              << ": " << save_error << "\n";
+    return 1;
+  }
+  if (resumed_from_out_interrupt) {
+    // The run that interrupted.ditto belonged to is finished: its resume point is stale now.
+    const std::string stale = (fs::path(f.out) / "interrupted.ditto").string();
+    if (::unlink(stale.c_str()) == 0)
+      std::cout << "removed " << stale << " (the interrupted run has finished)\n";
+  }
   return 0;
 }
 

@@ -67,6 +67,8 @@ void check_args(const Tensor& x, const Tensor& w, const Tensor& b, Size2 stride,
   detail::check_size2(dilation, 1, kOp, "dilation", ctx);
   detail::check_size2(padding, 0, kOp, "padding", ctx);
   DITTO_CHECK(groups >= 1, "conv2d: groups must be >= 1, got ", groups, " (", ctx, ")");
+  detail::check_size2(Size2(w.size(2), w.size(3)), 1, kOp, "kernel size (weight dims 2, 3)",
+                      ctx);
 
   const std::int64_t C = x.size(-3), O = w.size(0);
   DITTO_CHECK(C % groups == 0, "conv2d: groups ", groups, " must divide the input channels ", C,
@@ -152,7 +154,7 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias, Size
       std::vector<Tensor> grads{dx, dw};
       if (has_bias) grads.push_back(db);
       return grads;
-    });
+    }, {w_keep});  // cols_keep is im2col's own copy of x: nobody else can write it
   }
   return x_in.dim() == 3 ? out.squeeze(0) : out;
 }

@@ -1,6 +1,7 @@
 // ditto — elementwise ops: front ends (validate, promote, broadcast, record) and backward rules.
 // Kernels: kernels/cpu/elementwise.cpp.
 #include <cmath>
+#include <limits>
 
 #include "core/autograd.h"
 #include "core/ops.h"
@@ -56,13 +57,14 @@ Tensor binary_forward(const char* name, BinaryOp op, const Tensor& a, const Tens
   return out;
 }
 
-// Records a unary node whose backward maps grad_out to grad_in.
+// Records a unary node whose backward maps grad_out to grad_in; `saved` is what `back` reads.
 Tensor with_grad(const char* name, const Tensor& x, Tensor out,
-                 std::function<Tensor(const Tensor&)> back) {
+                 std::function<Tensor(const Tensor&)> back, const Tensor& saved = Tensor()) {
   if (autograd::needs_grad({&x}))
-    autograd::record(name, out, {x}, [back = std::move(back)](const Tensor& g) {
-      return std::vector<Tensor>{back(g)};
-    });
+    autograd::record(
+        name, out, {x},
+        [back = std::move(back)](const Tensor& g) { return std::vector<Tensor>{back(g)}; },
+        {saved});
   return out;
 }
 
@@ -85,32 +87,32 @@ Tensor abs(const Tensor& x) {
     Tensor sign = where(gt(xd, zero), scalar_like(g, 1.0),
                         where(lt(xd, zero), scalar_like(g, -1.0), zero));
     return mul(g, sign);
-  });
+  }, xd);
 }
 
 Tensor exp(const Tensor& x) {
   Tensor y = unary_forward("exp", UnaryOp::exp, x);
   Tensor yd = y.detach();
-  return with_grad("exp", x, y, [yd](const Tensor& g) { return mul(g, yd); });
+  return with_grad("exp", x, y, [yd](const Tensor& g) { return mul(g, yd); }, yd);
 }
 
 Tensor log(const Tensor& x) {
   Tensor xd = x.detach();
   return with_grad("log", x, unary_forward("log", UnaryOp::log, x),
-                   [xd](const Tensor& g) { return div(g, xd); });
+                   [xd](const Tensor& g) { return div(g, xd); }, xd);
 }
 
 Tensor log1p(const Tensor& x) {
   Tensor xd = x.detach();
   return with_grad("log1p", x, unary_forward("log1p", UnaryOp::log1p, x),
-                   [xd](const Tensor& g) { return div(g, add(xd, scalar_like(xd, 1.0))); });
+                   [xd](const Tensor& g) { return div(g, add(xd, scalar_like(xd, 1.0))); }, xd);
 }
 
 Tensor sqrt(const Tensor& x) {
   Tensor y = unary_forward("sqrt", UnaryOp::sqrt, x);
   Tensor yd = y.detach();
   return with_grad("sqrt", x, y,
-                   [yd](const Tensor& g) { return div(g, mul(yd, scalar_like(yd, 2.0))); });
+                   [yd](const Tensor& g) { return div(g, mul(yd, scalar_like(yd, 2.0))); }, yd);
 }
 
 Tensor relu(const Tensor& x) {
@@ -118,7 +120,7 @@ Tensor relu(const Tensor& x) {
   Tensor yd = y.detach();
   return with_grad("relu", x, y, [yd](const Tensor& g) {
     return where(gt(yd, zeros_scalar(yd)), g, zeros_scalar(g));
-  });
+  }, yd);
 }
 
 Tensor sigmoid(const Tensor& x) {
@@ -126,7 +128,7 @@ Tensor sigmoid(const Tensor& x) {
   Tensor yd = y.detach();
   return with_grad("sigmoid", x, y, [yd](const Tensor& g) {
     return mul(mul(g, sub(scalar_like(yd, 1.0), yd)), yd);  // g * (1 - y) * y, as PyTorch
-  });
+  }, yd);
 }
 
 Tensor tanh(const Tensor& x) {
@@ -134,7 +136,7 @@ Tensor tanh(const Tensor& x) {
   Tensor yd = y.detach();
   return with_grad("tanh", x, y, [yd](const Tensor& g) {
     return mul(g, sub(scalar_like(yd, 1.0), mul(yd, yd)));  // g * (1 - y^2)
-  });
+  }, yd);
 }
 
 Tensor pow(const Tensor& x, double exponent) {
@@ -146,7 +148,7 @@ Tensor pow(const Tensor& x, double exponent) {
                      if (exponent == 0.0) return zeros_like(g);
                      // g * p * x^(p-1)
                      return mul(mul(g, scalar_like(g, exponent)), pow(xd, exponent - 1.0));
-                   });
+                   }, xd);
 }
 
 Tensor clamp(const Tensor& x, double lo, double hi) {
@@ -159,7 +161,7 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
                      Tensor z = zeros_scalar(g);
                      return where(lt(xd, scalar_like(xd, lo)), z,
                                   where(gt(xd, scalar_like(xd, hi)), z, g));
-                   });
+                   }, xd);
 }
 
 // ---- binary ---------------------------------------------------------------------------------
@@ -194,7 +196,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
     autograd::record("mul", out, {a, b}, [ad, bd, ga, gb](const Tensor& g) {
       return std::vector<Tensor>{ga ? sum_to(mul(g, bd), ad.shape()) : Tensor(),
                                  gb ? sum_to(mul(g, ad), bd.shape()) : Tensor()};
-    });
+    }, {gb ? ad : Tensor(), ga ? bd : Tensor()});  // a's gradient reads b and vice versa
   }
   return out;
 }
@@ -209,7 +211,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
       return std::vector<Tensor>{
           ga ? sum_to(div(g, bd), ad.shape()) : Tensor(),
           gb ? sum_to(div(mul(neg(g), ad), mul(bd, bd)), bd.shape()) : Tensor()};
-    });
+    }, {gb ? ad : Tensor(), bd});
   }
   return out;
 }
@@ -230,7 +232,7 @@ Tensor extremum(const char* name, BinaryOp op, const Tensor& a, const Tensor& b)
       Tensor ga = where(a_wins, g, where(tie, half, z));
       Tensor gb = where(b_wins, g, where(tie, half, z));
       return std::vector<Tensor>{sum_to(ga, ad.shape()), sum_to(gb, bd.shape())};
-    });
+    }, {ad, bd});
   }
   return out;
 }
@@ -274,7 +276,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     autograd::record("where", out, {a, b}, [cd, sa, sb](const Tensor& g) {
       Tensor z = zeros_scalar(g);
       return std::vector<Tensor>{sum_to(where(cd, g, z), sa), sum_to(where(cd, z, g), sb)};
-    });
+    }, {cd});
   }
   return out;
 }
@@ -283,8 +285,13 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
 
 Tensor scalar_like(const Tensor& like, double s) {
   DType t = like.dtype();
-  bool integral = s == static_cast<double>(static_cast<std::int64_t>(s));
+  // In range before the cast (casting 1e308 to int64 is undefined behaviour).
+  const bool integral = std::isfinite(s) && s == std::trunc(s) && std::fabs(s) < 0x1p63;
   if (!is_floating(t) && !integral) t = DType::f32;
+  // An operand of arithmetic (x * 1e308), unlike a fill value, rounds as the kernel's operand
+  // would: beyond the f32 range it is inf (PyTorch's wrapped scalars behave the same).
+  if (t == DType::f32 && std::isfinite(s) && std::fabs(s) >= 0x1.ffffffp127)
+    s = std::copysign(std::numeric_limits<double>::infinity(), s);
   return scalar_tensor(s, t, like.device());
 }
 

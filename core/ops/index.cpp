@@ -120,7 +120,7 @@ Tensor index_add_node(const Tensor& x, std::int64_t dim, const Tensor& idx, cons
     Shape src_shape = src.shape();
     autograd::record(op, out, {x, src}, [idx, dim, mode, src_shape, op](const Tensor& g) {
       return std::vector<Tensor>{g, index_select_node(g, dim, idx, mode, op).reshape(src_shape)};
-    });
+    }, {idx});
   }
   return out;
 }
@@ -135,7 +135,7 @@ Tensor index_select_node(const Tensor& x, std::int64_t dim, const Tensor& idx, M
     autograd::record(op, out, {x}, [idx, dim, mode, x_shape, t, op](const Tensor& g) {
       Tensor z = zeros(x_shape, t, g.device());
       return std::vector<Tensor>{index_add_node(z, dim, idx, g, mode, op)};
-    });
+    }, {idx});
   }
   return out;
 }
@@ -294,7 +294,7 @@ Tensor embedding(const Tensor& weight, const Tensor& indices, std::optional<Mode
       // fixed order per row in Deterministic mode).
       Tensor z = zeros({V, D}, t, g.device());
       return std::vector<Tensor>{index_add_node(z, 0, flat, g.reshape({-1, D}), m, op)};
-    });
+    }, {flat});
   }
   return out;
 }

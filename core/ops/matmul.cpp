@@ -70,7 +70,7 @@ Tensor batched_matmul(const Tensor& a, const Tensor& b, Mode mode) {
       return std::vector<Tensor>{
           ga ? sum_to(batched_matmul(gr, bd.transpose(-1, -2), mode), ad.shape()) : Tensor(),
           gb ? sum_to(batched_matmul(ad.transpose(-1, -2), gr, mode), bd.shape()) : Tensor()};
-    });
+    }, {gb ? ad : Tensor(), ga ? bd : Tensor()});
   }
   return out;
 }

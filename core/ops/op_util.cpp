@@ -79,7 +79,25 @@ std::string describe(const Tensor& t) {
   return s;
 }
 
-Tensor make_view_tensor(const Tensor& t, Shape shape, Shape strides, std::int64_t offset) {
+Tensor make_view_tensor(const Tensor& t, Shape shape, Shape strides, std::int64_t offset,
+                        const char* op) {
+  const std::int64_t n = check_shape(shape, op);
+  if (n > 0) {
+    // The highest element the view addresses must lie inside the storage. Strides are >= 0 in
+    // ditto (no flip), so the lowest one is `offset`.
+    const std::int64_t capacity =
+        static_cast<std::int64_t>(t.impl().storage->nbytes() / dtype_size(t.dtype()));
+    std::int64_t last = offset;
+    bool overflow = offset < 0;
+    for (std::size_t i = 0; i < shape.size() && !overflow; ++i) {
+      std::int64_t span = 0;
+      overflow = strides[i] < 0 || __builtin_mul_overflow(shape[i] - 1, strides[i], &span) ||
+                 __builtin_add_overflow(last, span, &last);
+    }
+    DITTO_CHECK(!overflow && last < capacity, op, ": view of shape ", shape_str(shape),
+                " with strides ", shape_str(strides), " at offset ", offset,
+                " reaches outside its storage of ", capacity, " elements");
+  }
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = t.impl().storage;
   impl->shape = std::move(shape);
@@ -87,6 +105,24 @@ Tensor make_view_tensor(const Tensor& t, Shape shape, Shape strides, std::int64_
   impl->offset = offset;
   impl->dtype = t.dtype();
   return Tensor(std::move(impl));
+}
+
+std::int64_t check_shape(const Shape& shape, const char* op) {
+  DITTO_CHECK(static_cast<std::int64_t>(shape.size()) <= kernels::kMaxDims, op, ": shape ",
+              shape_str(shape), " has ", shape.size(), " dims; ditto tensors have at most ",
+              kernels::kMaxDims);
+  std::int64_t numel = 1, bound = 1;  // bound: prod(max(size, 1))
+  for (std::int64_t s : shape) {
+    DITTO_CHECK(s >= 0, op, ": negative size ", s, " in shape ", shape_str(shape));
+    if (s == 0) {
+      numel = 0;
+      continue;
+    }
+    DITTO_CHECK(s <= kMaxNumel / bound, op, ": shape ", shape_str(shape),
+                " has more than 2^60 elements (the limit; a size-0 dim counts as 1)");
+    bound *= s;
+  }
+  return numel == 0 ? 0 : bound;
 }
 
 Shape contiguous_strides(const Shape& shape) {

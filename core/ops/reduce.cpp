@@ -84,7 +84,7 @@ Tensor extreme(const char* name, ReduceOp op, const Tensor& x, const Dims& dims,
       Tensor count = sum(mask.to(g.dtype()), rd, true);
       Tensor share = div(g.reshape(p.keep_shape), count);
       return std::vector<Tensor>{where(mask, share.expand(xd.shape()), scalar_tensor(0.0, g.dtype(), g.device()))};
-    });
+    }, {xd, yd});
   }
   return out;
 }
@@ -134,7 +134,8 @@ Tensor var(const Tensor& x, const Dims& dims, bool unbiased, bool keepdim,
   DITTO_CHECK(is_floating(x.dtype()), "var: needs a floating tensor, got ", describe(x));
   ReducePlan p = make_plan(x, dims, "var");
   Tensor d = sub(x, mean(x, dims, true, mode));
-  double denom = static_cast<double>(p.n) - (unbiased ? 1.0 : 0.0);
+  // max(0, n - correction), as PyTorch: an empty reduction gives 0 / 0 = NaN (not 0 / -1 = -0).
+  double denom = std::max(0.0, static_cast<double>(p.n) - (unbiased ? 1.0 : 0.0));
   return div(sum(mul(d, d), dims, keepdim, mode), scalar_like(x, denom));
 }
 

@@ -49,22 +49,25 @@ std::optional<Shape> view_strides(const Shape& old_shape, const Shape& old_strid
 // Resolves a single -1 in `shape` against numel, validating the product.
 Shape infer_shape(const Shape& shape, std::int64_t numel, const char* op, const Shape& from) {
   Shape s = shape;
-  std::int64_t known = 1, infer = -1;
+  std::int64_t infer = -1;
+  Shape known_dims;  // the sizes other than the -1
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (s[i] == -1) {
       DITTO_CHECK(infer < 0, op, ": only one dimension can be -1, got ", shape_str(shape));
       infer = static_cast<std::int64_t>(i);
     } else {
       DITTO_CHECK(s[i] >= 0, op, ": invalid size in shape ", shape_str(shape));
-      known *= s[i];
+      known_dims.push_back(s[i]);
     }
   }
+  // Checked before any product is formed: [2^32, 2^32] must not wrap to 0 elements.
+  const std::int64_t known = detail::check_shape(known_dims, op);
   if (infer >= 0) {
     DITTO_CHECK(known != 0 && numel % known == 0, op, ": cannot reshape ", shape_str(from),
                 " into ", shape_str(shape));
     s[infer] = numel / known;
   }
-  DITTO_CHECK(detail::shape_numel(s) == numel, op, ": cannot reshape ", shape_str(from), " (",
+  DITTO_CHECK(detail::check_shape(s, op) == numel, op, ": cannot reshape ", shape_str(from), " (",
               numel, " elements) into ", shape_str(shape));
   return s;
 }
@@ -96,7 +99,7 @@ Tensor Tensor::view(const Shape& shape) const {
               shape_str(this->strides()), " cannot be viewed as ", shape_str(s),
               " (use reshape, which copies)");
   Shape in_shape = this->shape();
-  return finish_view("view", *this, make_view_tensor(*this, s, *strides, offset()),
+  return finish_view("view", *this, make_view_tensor(*this, s, *strides, offset(), "view"),
                      [in_shape](const Tensor& g) { return g.reshape(in_shape); });
 }
 
@@ -121,7 +124,7 @@ Tensor Tensor::permute(const Shape& dims) const {
   }
   Shape inverse(dims.size());
   for (std::size_t i = 0; i < perm.size(); ++i) inverse[perm[i]] = static_cast<std::int64_t>(i);
-  return finish_view("permute", *this, make_view_tensor(*this, s, st, offset()),
+  return finish_view("permute", *this, make_view_tensor(*this, s, st, offset(), "permute"),
                      [inverse](const Tensor& g) { return g.permute(inverse); });
 }
 
@@ -149,13 +152,15 @@ Tensor Tensor::slice(std::int64_t dim_, std::int64_t start, std::int64_t end,
     return std::clamp<std::int64_t>(i, 0, n);
   };
   std::int64_t s0 = clampi(start), e0 = std::max(clampi(end), clampi(start));
-  std::int64_t len = (e0 - s0 + step - 1) / step;
+  // (e0 - s0 + step - 1) / step without overflow for a huge step; a stride times a step beyond
+  // the dim is never formed (one element or none: the stride is irrelevant then).
+  std::int64_t len = e0 > s0 ? (e0 - s0 - 1) / step + 1 : 0;
   Shape s = shape(), st = strides();
   s[d] = len;
-  st[d] = strides()[d] * step;
+  st[d] = len > 1 ? strides()[d] * step : strides()[d];
   Shape in_shape = shape();
   std::int64_t off = offset() + s0 * strides()[d];
-  return finish_view("slice", *this, make_view_tensor(*this, s, st, off),
+  return finish_view("slice", *this, make_view_tensor(*this, s, st, off, "slice"),
                      [in_shape, d, s0, e0, step](const Tensor& g) {
                        return scatter_into_zeros(g, in_shape, [&](const Tensor& z) {
                          return z.slice(d, s0, e0, step);
@@ -165,9 +170,16 @@ Tensor Tensor::slice(std::int64_t dim_, std::int64_t start, std::int64_t end,
 
 Tensor Tensor::narrow(std::int64_t dim_, std::int64_t start, std::int64_t length) const {
   std::int64_t d = wrap_dim(dim_, dim(), "narrow", shape());
-  DITTO_CHECK(start >= 0 && length >= 0 && start + length <= shape()[d], "narrow: range [",
-              start, ", ", start + length, ") is out of bounds for dim ", dim_, " of shape ",
-              shape_str(shape()));
+  // length <= size - start, not start + length <= size: the sum could overflow (and is not
+  // printed when it does).
+  if (!(start >= 0 && length >= 0 && start <= shape()[d] && length <= shape()[d] - start)) {
+    std::int64_t end = 0;
+    const std::string end_s = __builtin_add_overflow(start, length, &end)
+                                  ? std::to_string(start) + " + " + std::to_string(length)
+                                  : std::to_string(end);
+    DITTO_FAIL("narrow: range [", start, ", ", end_s, ") is out of bounds for dim ", dim_,
+               " of shape ", shape_str(shape()));
+  }
   return slice(d, start, start + length, 1);
 }
 
@@ -197,7 +209,7 @@ Tensor Tensor::expand(const Shape& shape_) const {
     st[i] = (cur == s[i]) ? strides()[i - lead] : 0;
   }
   Shape in_shape = shape();
-  return finish_view("expand", *this, make_view_tensor(*this, s, st, offset()),
+  return finish_view("expand", *this, make_view_tensor(*this, s, st, offset(), "expand"),
                      [in_shape](const Tensor& g) { return sum_to(g, in_shape); });
 }
 
@@ -215,7 +227,7 @@ Tensor Tensor::squeeze(std::int64_t dim_) const {
   s.erase(s.begin() + d);
   st.erase(st.begin() + d);
   Shape in_shape = shape();
-  return finish_view("squeeze", *this, make_view_tensor(*this, s, st, offset()),
+  return finish_view("squeeze", *this, make_view_tensor(*this, s, st, offset(), "squeeze"),
                      [in_shape](const Tensor& g) { return g.reshape(in_shape); });
 }
 
@@ -226,7 +238,7 @@ Tensor Tensor::unsqueeze(std::int64_t dim_) const {
   s.insert(s.begin() + d, 1);
   st.insert(st.begin() + d, inner);
   Shape in_shape = shape();
-  return finish_view("unsqueeze", *this, make_view_tensor(*this, s, st, offset()),
+  return finish_view("unsqueeze", *this, make_view_tensor(*this, s, st, offset(), "unsqueeze"),
                      [in_shape](const Tensor& g) { return g.reshape(in_shape); });
 }
 

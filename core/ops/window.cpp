@@ -33,8 +33,13 @@ Tensor as_batched_image(const Tensor& x, const char* op) {
 
 void check_size2(const Size2& s, std::int64_t min_value, const char* op, const char* what,
                  const std::string& ctx) {
+  // The upper bound keeps PyTorch's output-size formula (in + 2p - d(k-1) - 1) / s from
+  // overflowing for any input size a tensor can have (< 2^60).
+  constexpr std::int64_t kMax = std::int64_t{1} << 31;
   DITTO_CHECK(s.h >= min_value && s.w >= min_value, op, ": ", what, " must be >= ", min_value,
               ", got ", hw_str(s), " (", ctx, ")");
+  DITTO_CHECK(s.h <= kMax && s.w <= kMax, op, ": ", what, " must be <= 2^31, got ", hw_str(s),
+              " (", ctx, ")");
 }
 
 std::int64_t conv_out_size(std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t p,

@@ -20,7 +20,7 @@ inline std::string hw_str(const Size2& s) { return hw_str(s.h, s.w); }
 /// 4-D: an unbatched input gains a leading dim of 1 (a differentiable view).
 Tensor as_batched_image(const Tensor& x, const char* op);
 
-/// Checks one (h, w) attribute: each entry >= min_value. `what` names it in the message
+/// Checks one (h, w) attribute: each entry in [min_value, 2^31]. `what` names it in the message
 /// ("stride", "padding", ...). `ctx` is appended (shapes of the operands).
 void check_size2(const Size2& s, std::int64_t min_value, const char* op, const char* what,
                  const std::string& ctx);
