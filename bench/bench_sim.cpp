@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "kernels/sim/fiber.h"
-#include "kernels/sim/launch.h"
+#include "kernels/cuda/launch.h"
 #include "kernels/sim/runtime.h"
 
 namespace {
@@ -67,7 +67,7 @@ void BM_sum_pass1_2p20(benchmark::State& state) {
   std::vector<float> partials(n / 256);
   const ditto::sim::Stats before = ditto::sim::get_stats();
   for (auto _ : state) {
-    ditto::sim::launch(block_sum_256, dim3(n / 256), dim3(256), 0, x.data(), n, partials.data());
+    ditto::gpu::launch(block_sum_256, dim3(n / 256), dim3(256), 0, x.data(), n, partials.data());
     benchmark::DoNotOptimize(partials.data());
   }
   add_switch_counters(state, before);
@@ -86,7 +86,7 @@ void BM_atomic_sum_2p20(benchmark::State& state) {
   const ditto::sim::Stats before = ditto::sim::get_stats();
   for (auto _ : state) {
     sum = 0.0f;
-    ditto::sim::launch(atomic_sum, dim3(n / 256), dim3(256), 0, x.data(), n, &sum);
+    ditto::gpu::launch(atomic_sum, dim3(n / 256), dim3(256), 0, x.data(), n, &sum);
     benchmark::DoNotOptimize(sum);
   }
   add_switch_counters(state, before);
@@ -102,7 +102,7 @@ void BM_barrier_switches(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(2));
   const ditto::sim::Stats before = ditto::sim::get_stats();
   for (auto _ : state)
-    ditto::sim::launch(barriers, dim3(64 * 1024 / threads), dim3(threads), 0, 64);
+    ditto::gpu::launch(barriers, dim3(64 * 1024 / threads), dim3(threads), 0, 64);
   add_switch_counters(state, before);
 }
 BENCHMARK(BM_barrier_switches)

@@ -36,7 +36,7 @@
 // This file is compiled with the library's flags, so it guards them: fast-math would make every
 // bitwise promise void.
 #ifdef __FAST_MATH__
-#error "ditto must not be compiled with -ffast-math (see DESIGN.md, floating-point rules)"
+#error "ditto must not be compiled with -ffast-math (see docs/design.md, the determinism contract)"
 #endif
 
 namespace ditto {

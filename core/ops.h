@@ -131,6 +131,27 @@ struct Size2 {
   Size2(std::int64_t h_, std::int64_t w_) : h(h_), w(w_) {}
 };
 
+/// An optional Size2, as PyTorch's optional `IntArrayRef[2]` arguments: unset (`{}` or
+/// std::nullopt), `2`, `{2, 1}`, a Size2 or a std::optional<Size2>. Unlike std::optional<Size2>
+/// it takes the brace pair, so libtorch spellings compile: `max_pool2d(x, {2, 2}, {2, 2})`.
+class OptionalSize2 {
+ public:
+  OptionalSize2() = default;
+  OptionalSize2(std::nullopt_t) {}                     // NOLINT(google-explicit-constructor)
+  OptionalSize2(std::int64_t v) : value_(Size2(v)) {}  // NOLINT(google-explicit-constructor)
+  OptionalSize2(std::int64_t h, std::int64_t w) : value_(Size2(h, w)) {}
+  OptionalSize2(Size2 s) : value_(s) {}                // NOLINT(google-explicit-constructor)
+  OptionalSize2(std::optional<Size2> s) : value_(s) {}  // NOLINT(google-explicit-constructor)
+
+  bool has_value() const { return value_.has_value(); }
+  explicit operator bool() const { return value_.has_value(); }
+  const Size2& operator*() const { return *value_; }
+  Size2 value_or(Size2 fallback) const { return value_.value_or(fallback); }
+
+ private:
+  std::optional<Size2> value_;
+};
+
 /// Loss reduction, as PyTorch's `reduction=` argument.
 enum class Reduction { none, mean, sum };
 
@@ -141,11 +162,11 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor
               std::optional<Mode> mode = std::nullopt);
 /// 2-D max pooling over (N, C, H, W) or (C, H, W); stride defaults to the kernel size; padding
 /// is implicit -inf. NaN propagates. Gradient goes to the first maximal tap of each window.
-Tensor max_pool2d(const Tensor& x, Size2 kernel_size, std::optional<Size2> stride = std::nullopt,
+Tensor max_pool2d(const Tensor& x, Size2 kernel_size, OptionalSize2 stride = {},
                   Size2 padding = 0, Size2 dilation = 1, bool ceil_mode = false,
                   std::optional<Mode> mode = std::nullopt);
 /// 2-D average pooling; the divisor follows PyTorch (count_include_pad, ceil_mode clipping).
-Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, std::optional<Size2> stride = std::nullopt,
+Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, OptionalSize2 stride = {},
                   Size2 padding = 0, bool ceil_mode = false, bool count_include_pad = true,
                   std::optional<Mode> mode = std::nullopt);
 /// Batch normalisation over (N, C), (N, C, L) or (N, C, H, W): y = (x - mean) / sqrt(var + eps)

@@ -6,12 +6,12 @@
 
 #include "core/device.h"
 #include "core/mode.h"
-#include "kernels/conv.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
 #include "kernels/index.h"
 #include "kernels/random.h"
 #include "kernels/reduce.h"
+#include "kernels/window.h"
 
 namespace ditto::kernels {
 

@@ -193,7 +193,7 @@ class ReLU : public Module {
 /// torch.nn.MaxPool2d arguments (stride defaults to kernel_size).
 struct MaxPool2dOptions {
   Size2 kernel_size = 0;
-  std::optional<Size2> stride = std::nullopt;
+  OptionalSize2 stride = {};
   Size2 padding = 0;
   Size2 dilation = 1;
   bool ceil_mode = false;
@@ -214,7 +214,7 @@ class MaxPool2d : public Module {
 /// torch.nn.AvgPool2d arguments (stride defaults to kernel_size; no divisor_override).
 struct AvgPool2dOptions {
   Size2 kernel_size = 0;
-  std::optional<Size2> stride = std::nullopt;
+  OptionalSize2 stride = {};
   Size2 padding = 0;
   bool ceil_mode = false;
   bool count_include_pad = true;

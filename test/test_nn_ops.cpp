@@ -538,6 +538,32 @@ TEST_SUITE("nn_ops") {
 
 // ---- cpu vs sim, bit for bit, through the public API ------------------------------------------
 
+TEST_SUITE("nn_ops") {
+  TEST_CASE("libtorch spellings: brace pairs for pool kernel, stride and padding compile and agree") {
+    Generator g(5);
+    const Tensor x = randn({2, 3, 7, 6}, g);
+    auto same = [](const Tensor& a, const Tensor& b) {
+      return a.shape() == b.shape() && a.to_vector<float>() == b.to_vector<float>();
+    };
+    // torch::max_pool2d(x, {2, 2}, {2, 2}) and friends: the stride as a brace pair.
+    CHECK(same(max_pool2d(x, {2, 2}, {2, 2}), max_pool2d(x, 2)));
+    CHECK(same(max_pool2d(x, {3, 2}, {2, 1}, {1, 0}), max_pool2d(x, Size2(3, 2), Size2(2, 1), Size2(1, 0))));
+    CHECK(same(avg_pool2d(x, {3, 3}, {2, 2}, {1, 1}), avg_pool2d(x, 3, Size2(2), 1)));
+    // {} and std::nullopt: the stride defaults to the kernel size, as in PyTorch.
+    CHECK(same(max_pool2d(x, {2, 3}, {}), max_pool2d(x, {2, 3}, {2, 3})));
+    CHECK(same(avg_pool2d(x, 2, std::nullopt), avg_pool2d(x, 2, 2)));
+    const std::optional<Size2> s = Size2(1, 2);
+    CHECK(same(max_pool2d(x, 2, s), max_pool2d(x, 2, {1, 2})));
+    // The module options take the same spellings.
+    nn::MaxPool2d mp(nn::MaxPool2dOptions{.kernel_size = {2, 2}, .stride = {1, 1}});
+    CHECK(same(mp(x), max_pool2d(x, 2, 1)));
+    nn::AvgPool2d ap(nn::AvgPool2dOptions{.kernel_size = {3, 3}, .stride = {2, 2}, .padding = {1, 1}});
+    CHECK(same(ap(x), avg_pool2d(x, 3, 2, 1)));
+    CHECK(nn::MaxPool2d(nn::MaxPool2dOptions{.kernel_size = 2}).extra_repr().find("stride=2") !=
+          std::string::npos);
+  }
+}
+
 namespace {
 
 // A small BN -> linear -> cross_entropy step on device d; returns the loss and every gradient.

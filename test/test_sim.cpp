@@ -17,14 +17,14 @@
 #include <vector>
 
 #include "core/error.h"
-#include "kernels/sim/launch.h"
+#include "kernels/cuda/launch.h"
 #include "kernels/sim/runtime.h"
 #include "test/test_sim_kernels.cuh"
 
 namespace {
 
 namespace k = ditto_sim_test;
-using ditto::sim::launch;
+using ditto::gpu::launch;
 using ditto::sim::Order;
 using ditto::sim::Schedule;
 using ditto::sim::ScheduleGuard;

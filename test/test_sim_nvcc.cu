@@ -3,7 +3,7 @@
 // never rely on something only the simulator accepts. Nothing here is ever run.
 //   nvcc -std=c++20 -arch=sm_80 -fmad=false -I. -x cu -c test/test_sim_nvcc.cu
 // Built by kernels/sim/sim.cmake as the object library ditto_sim_nvcc_check.
-#include "kernels/sim/launch.h"
+#include "kernels/cuda/launch.h"
 #include "test/test_sim_kernels.cuh"
 
 namespace k = ditto_sim_test;
@@ -11,7 +11,7 @@ namespace k = ditto_sim_test;
 /// Instantiates every kernel through the launch helper (never called).
 void ditto_sim_nvcc_check_instantiate_all(float* f, double* d, long long* ll, int* i, unsigned* u,
                                           const unsigned* cu, const int* ci, k::AtomicCounters* c) {
-  using ditto::sim::launch;
+  using ditto::gpu::launch;
   launch(k::shuffle_kernel<float>, dim3(1), dim3(32), 0, 0, 32, cu, ci, f, f);
   launch(k::shuffle_kernel<double>, dim3(1), dim3(32), 0, 0, 32, cu, ci, d, d);
   launch(k::shuffle_kernel<long long>, dim3(1), dim3(32), 0, 0, 32, cu, ci, ll, ll);
@@ -38,6 +38,6 @@ void ditto_sim_nvcc_check_instantiate_all(float* f, double* d, long long* ll, in
   launch(k::assert_kernel, dim3(1), dim3(32), 0, ci, i);
   launch(k::trap_kernel, dim3(1), dim3(32), 0, 3);
   launch(k::printf_kernel, dim3(1), dim3(32), 64 * 1024, 0);
-  ditto::sim::launch_on(ditto::sim::Stream{}, k::trap_kernel, dim3(1), dim3(32), 0, 3);
-  ditto::sim::device_synchronize();
+  ditto::gpu::launch_on(ditto::gpu::Stream{}, k::trap_kernel, dim3(1), dim3(32), 0, 3);
+  ditto::gpu::device_synchronize();
 }

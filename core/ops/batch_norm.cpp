@@ -3,7 +3,7 @@
 //   training: mean = mean(x, R), d = x - mean, var = sum(d * d, R) / n (biased; the same ops and
 //             bits as var(x, R, unbiased=false), docs/determinism.md "var"),
 //   eval:     mean, var = the running statistics,
-//   y = d * (1 / sqrt(var + eps)) * weight + bias     (1/sqrt, never rsqrt: DESIGN.md),
+//   y = d * (1 / sqrt(var + eps)) * weight + bias     (1/sqrt, never rsqrt: docs/design.md),
 // where R = every dim except 1 (the channels) and n = the number of elements per channel.
 // Training also updates the running statistics in place (no gradient):
 //   running_mean = (1 - momentum) * running_mean + momentum * mean

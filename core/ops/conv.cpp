@@ -15,7 +15,7 @@
 //       over the OH*OW positions of sample n), then the canonical sum over n;
 //   dW, Fast: one matmul with K = N*OH*OW (the fast GEMM may split K with atomics);
 //   db = sum of dY over (N, OH, OW) (canonical tree in Deterministic mode).
-// Kernels: kernels/conv.h (im2col/col2im), kernels/gemm.h (through matmul).
+// Kernels: kernels/window.h (im2col/col2im), kernels/gemm.h (through matmul).
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/ops/op_util.h"

@@ -7,7 +7,7 @@
 // Each output element depends on its own window only, so both are batch invariant bit for bit.
 // Backward: the gradient of each window is spread over its taps (max: all of it to the first
 // maximal tap in (kh, kw) order; avg: g / divisor to every tap) and folded back with col2im
-// (the gather of kernels/conv.h in Deterministic mode, a scatter in Fast mode). Taps that read
+// (the gather of kernels/window.h in Deterministic mode, a scatter in Fast mode). Taps that read
 // padding are dropped by col2im.
 #include <limits>
 #include <vector>
@@ -30,7 +30,7 @@ struct PoolPlan {
 };
 
 // PyTorch's pool2d_shape_check plus the output size; `dilation` is 1 for avg_pool2d.
-PoolPlan plan_pool(const char* op, const Tensor& x_in, Size2 kernel, std::optional<Size2> stride,
+PoolPlan plan_pool(const char* op, const Tensor& x_in, Size2 kernel, OptionalSize2 stride,
                    Size2 padding, Size2 dilation, bool ceil_mode) {
   PoolPlan p;
   p.x = detail::as_batched_image(x_in, op);
@@ -95,7 +95,7 @@ Tensor to_nchw(const Tensor& t) { return t.permute({1, 0, 2, 3}).contiguous(); }
 
 }  // namespace
 
-Tensor max_pool2d(const Tensor& x_in, Size2 kernel_size, std::optional<Size2> stride, Size2 padding,
+Tensor max_pool2d(const Tensor& x_in, Size2 kernel_size, OptionalSize2 stride, Size2 padding,
                   Size2 dilation, bool ceil_mode, std::optional<Mode> mode) {
   ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
   const char* op = "max_pool2d";
@@ -125,7 +125,7 @@ Tensor max_pool2d(const Tensor& x_in, Size2 kernel_size, std::optional<Size2> st
   return x_in.dim() == 3 ? out.squeeze(0) : out;
 }
 
-Tensor avg_pool2d(const Tensor& x_in, Size2 kernel_size, std::optional<Size2> stride, Size2 padding,
+Tensor avg_pool2d(const Tensor& x_in, Size2 kernel_size, OptionalSize2 stride, Size2 padding,
                   bool ceil_mode, bool count_include_pad, std::optional<Mode> mode) {
   ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
   const char* op = "avg_pool2d";

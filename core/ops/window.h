@@ -1,6 +1,6 @@
 // ditto — internal helpers shared by the sliding-window front ends (conv2d in core/ops/conv.cpp,
 // max_pool2d / avg_pool2d in core/ops/pool.cpp): argument checks, PyTorch's output-size
-// formulas, and tensor wrappers around the window kernels (kernels/conv.h). Not installed.
+// formulas, and tensor wrappers around the window kernels (kernels/window.h). Not installed.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -8,7 +8,7 @@
 #include "core/mode.h"
 #include "core/ops.h"
 #include "core/tensor.h"
-#include "kernels/conv.h"
+#include "kernels/window.h"
 
 namespace ditto::detail {
 
@@ -47,7 +47,7 @@ kernels::WindowGeom window_geom(const Tensor& x, Size2 kernel, Size2 stride, Siz
 Tensor im2col(const Tensor& x, const kernels::WindowGeom& g, double pad_value, const char* op);
 
 /// The adjoint of im2col: (N, C, H, W) image where each element is the sum of the cols entries
-/// read from it (Deterministic: the gather order of kernels/conv.h; Fast: a scatter). cols must
+/// read from it (Deterministic: the gather order of kernels/window.h; Fast: a scatter). cols must
 /// have shape (C, kH, kW, N, OH, OW) (copied to contiguous if it is not). No autograd.
 Tensor col2im(const Tensor& cols, const kernels::WindowGeom& g, Mode mode, const char* op);
 

@@ -2,7 +2,7 @@
 // sincos_2pi, for float and double.
 //
 // Why this file exists: libm (and CUDA's math library) may return different bits for the same
-// input on different machines, library versions, or host vs device. DESIGN.md requires that a
+// input on different machines, library versions, or host vs device. docs/design.md requires that a
 // deterministic kernel's output bits depend on its input bits only, so every transcendental used
 // inside a deterministic kernel comes from here. The functions use ONLY correctly rounded IEEE
 // operations (+ - * / and explicit ::fmaf / ::fma) plus integer bit manipulation, with literal

@@ -404,7 +404,7 @@ template <class... P, class... A>
 void launch_1d(void (*kernel)(P...), i64 n, A&&... args) {
   const int threads = pick_threads(kThreads);
   const int blocks = pick_blocks(n, static_cast<i64>(threads) * kElemsPerThread);
-  ditto::sim::launch(kernel, dim3(blocks), dim3(threads), 0, std::forward<A>(args)...);
+  ditto::gpu::launch(kernel, dim3(blocks), dim3(threads), 0, std::forward<A>(args)...);
 }
 
 // ---- host-side arguments (validation: kernels/common/elementwise_args.h) ---------------------
@@ -456,7 +456,7 @@ void unary(UnaryOp op, const View& in, const View& out, UnaryParams p) {
     case DType::f64: launch_unary<double>(op, w, n, p); break;
     default: launch_unary<i64>(op, w, n, p); break;
   }
-  ditto::sim::device_synchronize();
+  ditto::gpu::device_synchronize();
 }
 
 /// See kernels/elementwise.h. i64 division by zero: the kernel sets a device flag, and this
@@ -482,7 +482,7 @@ void binary(BinaryOp op, const View& a, const View& b, const View& out) {
     case DType::i64: launch_1d(binary_kernel<i64>, n, w, n, op, flag_ptr); break;
     case DType::u8: launch_1d(binary_kernel<u8>, n, w, n, op, flag_ptr); break;
   }
-  ditto::sim::device_synchronize();
+  ditto::gpu::device_synchronize();
   if (int_div) {
     int seen = 0;
     device_copy(&seen, Device::cpu(), flag_ptr, this_device(), sizeof seen);
@@ -503,7 +503,7 @@ void where(const View& cond, const View& a, const View& b, const View& out) {
     case 4: launch_1d(where_kernel<u32>, n, w, n); break;
     default: launch_1d(where_kernel<u64>, n, w, n); break;
   }
-  ditto::sim::device_synchronize();
+  ditto::gpu::device_synchronize();
 }
 
 /// See kernels/elementwise.h: same dtype moves bits; otherwise the conversion rule.
@@ -528,7 +528,7 @@ void copy(const View& in, const View& out) {
       case DType::u8: launch_1d(convert_kernel<u8>, n, w, n, out.dtype); break;
     }
   }
-  ditto::sim::device_synchronize();
+  ditto::gpu::device_synchronize();
 }
 
 /// See kernels/elementwise.h: the value converted once on the host, then stored as bits.
@@ -545,7 +545,7 @@ void fill(const View& out, double value) {
     case DType::i64: launch_fill<u64>(w, n, static_cast<u64>(convert<i64>(value))); break;
     case DType::u8: launch_fill<u8>(w, n, convert<u8>(value)); break;
   }
-  ditto::sim::device_synchronize();
+  ditto::gpu::device_synchronize();
 }
 
 }  // namespace ditto::kernels::DITTO_GPU_NS

@@ -209,10 +209,10 @@ void launch_tiled(const GemmParams<T>& p, bool split, int threads) {
   const i64 items = p.batch * p.tiles_m * p.tiles_n * p.slices;
   const int blocks = pick_blocks(items, 1, 65535);
   if (split) {
-    ditto::sim::launch(gemm_tiled_kernel<T, BM, BN, kBK, TM, TN, true>, dim3(blocks), dim3(threads),
+    ditto::gpu::launch(gemm_tiled_kernel<T, BM, BN, kBK, TM, TN, true>, dim3(blocks), dim3(threads),
                        0, p);
   } else {
-    ditto::sim::launch(gemm_tiled_kernel<T, BM, BN, kBK, TM, TN, false>, dim3(blocks),
+    ditto::gpu::launch(gemm_tiled_kernel<T, BM, BN, kBK, TM, TN, false>, dim3(blocks),
                        dim3(threads), 0, p);
   }
 }
@@ -222,7 +222,7 @@ void launch_zero(const GemmArgs& g) {
   const i64 total = g.batch * g.M * g.N;
   const int threads = 256;
   const int blocks = pick_blocks(total, threads);
-  ditto::sim::launch(gemm_zero_kernel<T>, dim3(blocks), dim3(threads), 0, static_cast<T*>(g.C),
+  ditto::gpu::launch(gemm_zero_kernel<T>, dim3(blocks), dim3(threads), 0, static_cast<T*>(g.C),
                      g.batch, g.M, g.N, g.c_bs, g.c_rs, g.c_cs);
 }
 
@@ -232,7 +232,7 @@ template <typename T>
 void gemm_typed(const GemmArgs& g, Mode mode) {
   if (g.K == 0) {  // empty sums: C = +0 in both modes
     launch_zero<T>(g);
-    ditto::sim::device_synchronize();
+    ditto::gpu::device_synchronize();
     return;
   }
   const TileConfig cfg = choose_tile(g.batch, g.M, g.N);
@@ -272,7 +272,7 @@ void gemm_typed(const GemmArgs& g, Mode mode) {
     case 256: launch_tiled<T, 64, 64, 4, 4>(p, split, cfg.threads); break;
     default: launch_tiled<T, 64, 64, 2, 2>(p, split, cfg.threads); break;
   }
-  ditto::sim::device_synchronize();
+  ditto::gpu::device_synchronize();
 }
 
 }  // namespace gemm_detail

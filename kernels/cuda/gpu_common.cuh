@@ -11,7 +11,7 @@
 #include "kernels/kernel_types.h"
 #include "kernels/launch_config.h"
 #include "kernels/sim/cuda_shim.h"
-#include "kernels/sim/launch.h"
+#include "kernels/cuda/launch.h"
 
 #if defined(__CUDACC__)
 #define DITTO_GPU_NS cuda

@@ -125,14 +125,14 @@ template <class... P, class... A>
 void launch_1d(void (*kernel)(P...), i64 n, A&&... args) {
   const int threads = pick_threads(kThreads);
   const int blocks = pick_blocks(n, static_cast<i64>(threads) * kElemsPerThread);
-  ditto::sim::launch(kernel, dim3(blocks), dim3(threads), 0, std::forward<A>(args)...);
+  ditto::gpu::launch(kernel, dim3(blocks), dim3(threads), 0, std::forward<A>(args)...);
 }
 
 template <class T>
 void run_select(const Geo& g, const View& in, const View& index, const View& out) {
   launch_1d(select_kernel<T>, g.O * g.M * g.I, static_cast<const T*>(in.data),
             static_cast<const i64*>(index.data), static_cast<T*>(out.data), g);
-  ditto::sim::device_synchronize();
+  ditto::gpu::device_synchronize();
 }
 
 /// Number of low key bits the radix sort must look at for keys in [0, K].
@@ -163,7 +163,7 @@ inline void sort_pairs(const i64* keys_in, i64* keys_out, const i64* vals_in, i6
   const int n = static_cast<int>(M);
   const int end_bit = key_bits(K);
   std::size_t temp_bytes = 0;
-  using ::ditto::sim::detail::check_cuda;
+  using ::ditto::gpu::detail::check_cuda;
   check_cuda(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, keys_in, keys_out, vals_in,
                                              vals_out, n, 0, end_bit),
              "index_add: cub::DeviceRadixSort::SortPairs (size query)");
@@ -171,7 +171,7 @@ inline void sort_pairs(const i64* keys_in, i64* keys_out, const i64* vals_in, i6
   check_cuda(cub::DeviceRadixSort::SortPairs(temp.get<void>(), temp_bytes, keys_in, keys_out,
                                              vals_in, vals_out, n, 0, end_bit),
              "index_add: cub::DeviceRadixSort::SortPairs");
-  ditto::sim::device_synchronize();  // before the temporary storage is freed
+  ditto::gpu::device_synchronize();  // before the temporary storage is freed
 #endif
 }
 
@@ -185,19 +185,19 @@ void run_add_deterministic(const Geo& g, const View& out, const View& index, con
   i64* skeys = vals + g.M;
   i64* svals = skeys + g.M;
   launch_1d(gather_keys_kernel, g.M, static_cast<const i64*>(index.data), g, keys, vals);
-  ditto::sim::device_synchronize();  // an assertion reports before the sort runs
+  ditto::gpu::device_synchronize();  // an assertion reports before the sort runs
   sort_pairs(keys, skeys, vals, svals, g.M, g.K);
   launch_1d(segment_sum_kernel<T>, g.O * g.M * g.I, static_cast<T*>(out.data),
             static_cast<const T*>(src.data), static_cast<const i64*>(skeys),
             static_cast<const i64*>(svals), g);
-  ditto::sim::device_synchronize();  // before the scratch buffer is freed
+  ditto::gpu::device_synchronize();  // before the scratch buffer is freed
 }
 
 template <class T>
 void run_add_fast(const Geo& g, const View& out, const View& index, const View& src) {
   launch_1d(add_fast_kernel<T>, g.O * g.M * g.I, static_cast<T*>(out.data),
             static_cast<const i64*>(index.data), static_cast<const T*>(src.data), g);
-  ditto::sim::device_synchronize();
+  ditto::gpu::device_synchronize();
 }
 
 }  // namespace index_detail

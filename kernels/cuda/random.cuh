@@ -84,9 +84,9 @@ void launch_fill(RandomDist dist, const View& out, u64 seed, u64 offset, double 
   DITTO_CHECK(out.data != nullptr, dist_name(dist), ": output has no data");
   const int threads = pick_threads(kThreads);
   const int blocks = pick_blocks(n, static_cast<i64>(threads) * kElemsPerThread);
-  ditto::sim::launch(random_kernel<T>, dim3(blocks), dim3(threads), 0, plan_walk(out),
+  ditto::gpu::launch(random_kernel<T>, dim3(blocks), dim3(threads), 0, plan_walk(out),
                      static_cast<T*>(out.data), n, p, seed, offset);
-  ditto::sim::device_synchronize();
+  ditto::gpu::device_synchronize();
 }
 
 /// Thread-keyed uniform draws (kernels/random.h random_uniform_by_thread): thread t of the grid
@@ -109,9 +109,9 @@ void launch_by_thread(const View& out, u64 seed, u64 offset) {
   if (n == 0) return;
   const int threads = pick_threads(kThreads);
   const int blocks = pick_blocks(n, static_cast<i64>(threads) * kElemsPerThread);
-  ditto::sim::launch(by_thread_kernel<T>, dim3(blocks), dim3(threads), 0,
+  ditto::gpu::launch(by_thread_kernel<T>, dim3(blocks), dim3(threads), 0,
                      static_cast<T*>(out.data), n, seed, offset);
-  ditto::sim::device_synchronize();
+  ditto::gpu::device_synchronize();
 }
 
 }  // namespace random_detail

@@ -311,9 +311,9 @@ void run_canon(const Geo& g1, const void* x, void* out, typename Pol::Acc e) {
   auto* o = static_cast<Out*>(out);
   const auto* in = static_cast<const typename Pol::In*>(x);
   if (g1.m == 1) {
-    ditto::sim::launch(canon_kernel<Pol, typename Pol::In>, dim3(pick_blocks(g1.K, 1, kMaxBlocks)),
+    ditto::gpu::launch(canon_kernel<Pol, typename Pol::In>, dim3(pick_blocks(g1.K, 1, kMaxBlocks)),
                        dim3(kLanes), 0, in, g1, static_cast<Acc*>(nullptr), o, e);
-    ditto::sim::device_synchronize();
+    ditto::gpu::device_synchronize();
     return;
   }
   // Ping-pong partial buffers: level 1 writes A (K, m1), level 2 B (K, m2), level 3 A (K, m3),
@@ -325,18 +325,18 @@ void run_canon(const Geo& g1, const void* x, void* out, typename Pol::Acc e) {
   Scratch scratch(this_device(), off_b + bytes_b);
   Acc* cur = scratch.get<Acc>();
   Acc* next = reinterpret_cast<Acc*>(scratch.get<unsigned char>() + off_b);
-  ditto::sim::launch(canon_kernel<Pol, typename Pol::In>,
+  ditto::gpu::launch(canon_kernel<Pol, typename Pol::In>,
                      dim3(pick_blocks(g1.K * g1.m, 1, kMaxBlocks)), dim3(kLanes), 0, in, g1, cur, o,
                      e);
   for (i64 n = g1.m;;) {
     const Geo g = partials_geo(g1, n);
-    ditto::sim::launch(canon_kernel<Pol, Acc>, dim3(pick_blocks(g.K * g.m, 1, kMaxBlocks)),
+    ditto::gpu::launch(canon_kernel<Pol, Acc>, dim3(pick_blocks(g.K * g.m, 1, kMaxBlocks)),
                        dim3(kLanes), 0, static_cast<const Acc*>(cur), g, next, o, e);
     if (g.m == 1) break;
     std::swap(cur, next);
     n = g.m;
   }
-  ditto::sim::device_synchronize();  // before the scratch buffer is freed
+  ditto::gpu::device_synchronize();  // before the scratch buffer is freed
 }
 
 /// Elements per slice at least (so a block's threads each sum >= 8 values) and the number of
@@ -347,13 +347,13 @@ constexpr i64 kFastTargetItems = 1024;
 template <class T>
 void run_fast_sum(const Geo& g, const void* x, void* out) {
   auto* o = static_cast<T*>(out);
-  ditto::sim::launch(zero_kernel<T>, dim3(pick_blocks(g.K, kLanes, kMaxBlocks)), dim3(kLanes), 0, g,
+  ditto::gpu::launch(zero_kernel<T>, dim3(pick_blocks(g.K, kLanes, kMaxBlocks)), dim3(kLanes), 0, g,
                      o);
   const i64 slices = std::clamp<i64>(
       std::min(ceil_div(g.n, kFastMinSlice), std::max<i64>(1, kFastTargetItems / g.K)), 1, g.n);
-  ditto::sim::launch(fast_sum_kernel<T>, dim3(pick_blocks(g.K * slices, 1, kMaxBlocks)),
+  ditto::gpu::launch(fast_sum_kernel<T>, dim3(pick_blocks(g.K * slices, 1, kMaxBlocks)),
                      dim3(kLanes), 0, static_cast<const T*>(x), g, slices, o);
-  ditto::sim::device_synchronize();
+  ditto::gpu::device_synchronize();
 }
 
 template <class T>
@@ -373,9 +373,9 @@ void run_compare(ReduceOp op, const Geo& g, const void* x, void* out) {
 
 template <class Out>
 void fill_zero(const Geo& g, void* out) {
-  ditto::sim::launch(zero_kernel<Out>, dim3(pick_blocks(g.K, kLanes, kMaxBlocks)), dim3(kLanes), 0,
+  ditto::gpu::launch(zero_kernel<Out>, dim3(pick_blocks(g.K, kLanes, kMaxBlocks)), dim3(kLanes), 0,
                      g, static_cast<Out*>(out));
-  ditto::sim::device_synchronize();
+  ditto::gpu::device_synchronize();
 }
 
 }  // namespace reduce_detail

@@ -1,5 +1,5 @@
 // ditto — GPU window kernels (cuda and sim): im2col and col2im. Interface and canonical order:
-// kernels/conv.h; bit-exact reference: kernels/cpu/conv.cpp.
+// kernels/window.h; bit-exact reference: kernels/cpu/window.cpp.
 //
 // Every kernel is a grid-stride loop over a flat, row-major element index, so no launch
 // configuration or block schedule can reach the arithmetic:
@@ -22,11 +22,11 @@
 
 #include "core/error.h"
 #include "core/mode.h"
-#include "kernels/common/conv_args.h"
-#include "kernels/conv.h"
+#include "kernels/common/window_args.h"
+#include "kernels/window.h"
 
 namespace ditto::kernels::DITTO_GPU_NS {
-namespace conv_detail {
+namespace window_detail {
 
 using i64 = std::int64_t;
 
@@ -78,7 +78,7 @@ __global__ void im2col_kernel(const T* __restrict__ x, WindowGeom g, InStrides s
 }
 
 /// Deterministic col2im: img[i] for image element i = (n, c, h, w), row-major; the canonical
-/// gather of kernels/conv.h. `total` = image elements.
+/// gather of kernels/window.h. `total` = image elements.
 template <class T>
 __global__ void col2im_gather_kernel(const T* __restrict__ cols, WindowGeom g, T* __restrict__ img,
                                      i64 total) {
@@ -140,9 +140,9 @@ void run_im2col(const WindowGeom& g, const View& in, const View& cols, T pad) {
   const i64 total = cols.numel();
   const InStrides st{in.strides[0], in.strides[1], in.strides[2], in.strides[3]};
   const Config cf = config_for(total);
-  ditto::sim::launch(im2col_kernel<T>, dim3(cf.blocks), dim3(cf.threads), 0,
+  ditto::gpu::launch(im2col_kernel<T>, dim3(cf.blocks), dim3(cf.threads), 0,
                      static_cast<const T*>(in.data), g, st, pad, static_cast<T*>(cols.data), total);
-  ditto::sim::device_synchronize();
+  ditto::gpu::device_synchronize();
 }
 
 template <class T>
@@ -152,29 +152,29 @@ void run_col2im(Mode mode, const WindowGeom& g, const View& cols, const View& im
   const i64 n_img = img.numel(), n_cols = cols.numel();
   if (mode == Mode::Deterministic) {
     const Config cf = config_for(n_img);
-    ditto::sim::launch(col2im_gather_kernel<T>, dim3(cf.blocks), dim3(cf.threads), 0, cv, g, im,
+    ditto::gpu::launch(col2im_gather_kernel<T>, dim3(cf.blocks), dim3(cf.threads), 0, cv, g, im,
                        n_img);
   } else {
     const Config cz = config_for(n_img);
-    ditto::sim::launch(zero_kernel<T>, dim3(cz.blocks), dim3(cz.threads), 0, im, n_img);
+    ditto::gpu::launch(zero_kernel<T>, dim3(cz.blocks), dim3(cz.threads), 0, im, n_img);
     if (n_cols > 0) {
       const Config cs = config_for(n_cols);
-      ditto::sim::launch(col2im_scatter_kernel<T>, dim3(cs.blocks), dim3(cs.threads), 0, cv, g, im,
+      ditto::gpu::launch(col2im_scatter_kernel<T>, dim3(cs.blocks), dim3(cs.threads), 0, cv, g, im,
                          n_cols);
     }
   }
-  ditto::sim::device_synchronize();
+  ditto::gpu::device_synchronize();
 }
 
-}  // namespace conv_detail
+}  // namespace window_detail
 
 // Defined (not inline) here: this header is included by exactly one translation unit per
-// compiler (kernels/cuda/conv.cu, kernels/sim/conv_sim.cpp), which implement kernels/conv.h.
+// compiler (kernels/cuda/window.cu, kernels/sim/window_sim.cpp), which implement kernels/window.h.
 
-/// See kernels/conv.h: a pure gather, bitwise equal to cpu::im2col.
+/// See kernels/window.h: a pure gather, bitwise equal to cpu::im2col.
 void im2col(const WindowGeom& g, const View& in, const View& cols, double pad_value) {
-  using namespace conv_detail;
-  conv_args::check_im2col(g, in, cols);
+  using namespace window_detail;
+  window_args::check_im2col(g, in, cols);
   if (cols.numel() == 0) return;
   if (in.dtype == DType::f32) {
     run_im2col<float>(g, in, cols, static_cast<float>(pad_value));
@@ -183,11 +183,11 @@ void im2col(const WindowGeom& g, const View& in, const View& cols, double pad_va
   }
 }
 
-/// See kernels/conv.h. Deterministic: the canonical gather, bitwise equal to cpu::col2im for
+/// See kernels/window.h. Deterministic: the canonical gather, bitwise equal to cpu::col2im for
 /// every launch configuration and schedule. Fast: zero + atomic scatter (schedule-dependent bits).
 void col2im(Mode mode, const WindowGeom& g, const View& cols, const View& img) {
-  using namespace conv_detail;
-  conv_args::check_col2im(g, cols, img);
+  using namespace window_detail;
+  window_args::check_col2im(g, cols, img);
   if (img.numel() == 0) return;
   if (cols.dtype == DType::f32) {
     run_col2im<float>(mode, g, cols, img);

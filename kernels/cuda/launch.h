@@ -1,11 +1,13 @@
 // ditto — the one kernel-launch helper, for both compilers. `<<<>>>` appears nowhere else.
+// Every launch of a kernels/cuda/*.cuh source goes through it: real CUDA launches under nvcc,
+// simulated ones under the host compiler (hence `gpu`, not `sim`).
 //
-//   ditto::sim::launch(kernel, dim3 grid, dim3 block, size_t dyn_smem, args...);
+//   ditto::gpu::launch(kernel, dim3 grid, dim3 block, size_t dyn_smem, args...);
 //
 // Under nvcc: `kernel<<<grid, block, dyn_smem, stream>>>(args...)`, then cudaGetLastError(); a
 // failure throws ditto::Error with the CUDA error name and string. (Launches are asynchronous:
 // errors raised while the kernel runs surface at the next synchronising call, e.g.
-// ditto::sim::device_synchronize().) Dynamic shared memory above 48 KiB is opted in with
+// ditto::gpu::device_synchronize().) Dynamic shared memory above 48 KiB is opted in with
 // cudaFuncSetAttribute first.
 // Under the host compiler: runs the kernel to completion on the SIMT simulator; a bad
 // configuration, a diagnostic (divergent barrier, exited lane in a shuffle, ...), a kernel
@@ -21,7 +23,7 @@
 #include "core/error.h"
 #include "kernels/sim/cuda_shim.h"
 
-namespace ditto::sim {
+namespace ditto::gpu {
 
 #if defined(__CUDACC__)
 
@@ -41,7 +43,7 @@ template <class... P, class... A>
 void launch_on(Stream stream, void (*kernel)(P...), dim3 grid, dim3 block, std::size_t dyn_smem,
                A&&... args) {
   static_assert(sizeof...(P) == sizeof...(A),
-                "ditto::sim::launch: wrong number of kernel arguments");
+                "ditto::gpu::launch: wrong number of kernel arguments");
   if (dyn_smem > 48 * 1024) {
     detail::check_cuda(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel),
                                             cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -67,7 +69,7 @@ template <class... P, class... A>
 void launch_on(Stream /*stream*/, void (*kernel)(P...), dim3 grid, dim3 block, std::size_t dyn_smem,
                A&&... args) {
   static_assert(sizeof...(P) == sizeof...(A),
-                "ditto::sim::launch: wrong number of kernel arguments");
+                "ditto::gpu::launch: wrong number of kernel arguments");
   // The parameters are converted once, as nvcc converts them into the kernel's parameter space;
   // every simulated thread then receives its own copy.
   using Params = std::tuple<std::decay_t<P>...>;
@@ -76,7 +78,7 @@ void launch_on(Stream /*stream*/, void (*kernel)(P...), dim3 grid, dim3 block, s
     Params params;
   };
   Ctx ctx{kernel, Params(std::forward<A>(args)...)};
-  detail::LaunchSpec spec{};
+  ::ditto::sim::detail::LaunchSpec spec{};
   spec.grid[0] = grid.x;
   spec.grid[1] = grid.y;
   spec.grid[2] = grid.z;
@@ -89,7 +91,7 @@ void launch_on(Stream /*stream*/, void (*kernel)(P...), dim3 grid, dim3 block, s
     const Ctx& c = *static_cast<const Ctx*>(p);
     std::apply([&c](const auto&... a) { c.kernel(a...); }, c.params);
   };
-  detail::launch(spec);
+  ::ditto::sim::detail::launch(spec);
 }
 
 /// Nothing to wait for on sim (launches are synchronous).
@@ -103,4 +105,4 @@ void launch(void (*kernel)(P...), dim3 grid, dim3 block, std::size_t dyn_smem, A
   launch_on(Stream{}, kernel, grid, block, dyn_smem, std::forward<A>(args)...);
 }
 
-}  // namespace ditto::sim
+}  // namespace ditto::gpu

@@ -1,10 +1,10 @@
-// ditto — CPU window kernels: im2col and col2im (interface and canonical order: kernels/conv.h).
+// ditto — CPU window kernels: im2col and col2im (interface and canonical order: kernels/window.h).
 //
 // im2col is a pure gather: one task = one cols row (c, kh, kw, n, oh) of OW entries, split into
 // the left padding, the strided copy from the input row, and the right padding. Tasks write
 // disjoint rows, so the thread count cannot change a bit.
 //
-// col2im, Deterministic: the gather of kernels/conv.h, one task = one image row (n, c, h). The
+// col2im, Deterministic: the gather of kernels/window.h, one task = one image row (n, c, h). The
 // row starts at +0; then for kh ascending (when tap kh of some window row lands on h), for kw
 // ascending, every w of the row that tap (kh, kw) reaches gets its one cols entry added. For each
 // image element that is exactly the documented sequence acc = +0, acc = acc + cols[...] over
@@ -16,7 +16,7 @@
 // so no two threads write the same element and no atomics are needed. (On the CPU this visits each
 // pixel's contributions in (kh, kw) order too, so it happens to give the deterministic bits; the
 // GPU's atomic scatter does not.)
-#include "kernels/conv.h"
+#include "kernels/window.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -28,7 +28,7 @@
 #include "core/error.h"
 #include "core/threads.h"
 #include "kernels/cpu/parallel.h"
-#include "kernels/common/conv_args.h"
+#include "kernels/common/window_args.h"
 
 namespace ditto::kernels::cpu {
 namespace {
@@ -141,7 +141,7 @@ void col2im_fast(const WindowGeom& g, const View& cols, const View& img) {
 }  // namespace
 
 void im2col(const WindowGeom& g, const View& in, const View& cols, double pad_value) {
-  conv_args::check_im2col(g, in, cols);
+  window_args::check_im2col(g, in, cols);
   if (cols.numel() == 0) return;
   if (in.dtype == DType::f32) {
     im2col_t<float>(g, in, cols, static_cast<float>(pad_value));
@@ -151,7 +151,7 @@ void im2col(const WindowGeom& g, const View& in, const View& cols, double pad_va
 }
 
 void col2im(Mode mode, const WindowGeom& g, const View& cols, const View& img) {
-  conv_args::check_col2im(g, cols, img);
+  window_args::check_col2im(g, cols, img);
   if (img.numel() == 0) return;
   const bool f32 = cols.dtype == DType::f32;
   if (mode == Mode::Fast) {

@@ -1,5 +1,5 @@
-// ditto — tests of the window kernels (kernels/conv.h): im2col and col2im on cpu
-// (kernels/cpu/conv.cpp) and sim (kernels/cuda/conv.cuh on the SIMT simulator).
+// ditto — tests of the window kernels (kernels/window.h): im2col and col2im on cpu
+// (kernels/cpu/window.cpp) and sim (kernels/cuda/window.cuh on the SIMT simulator).
 //  - im2col equals a naive loop bit for bit (padding, stride, dilation, non-square windows,
 //    pad values, strided / permuted / broadcast input views), on both devices.
 //  - col2im Deterministic is within rounding of a float64 (long double for f64) reference, and
@@ -29,7 +29,7 @@
 #include "test/fixtures/errors.h"
 #include "core/error.h"
 #include "core/threads.h"
-#include "kernels/conv.h"
+#include "kernels/window.h"
 #include "kernels/launch_config.h"
 #include "kernels/sim/runtime.h"
 #include "test/fixtures/views.h"
@@ -201,7 +201,7 @@ std::vector<T> run_col2im(Dev dev, Mode mode, const WindowGeom& g, std::vector<T
   return img;
 }
 
-/// Naive im2col, straight from the definition in kernels/conv.h.
+/// Naive im2col, straight from the definition in kernels/window.h.
 template <class T>
 std::vector<T> naive_im2col(const WindowGeom& g, const View& in, double pad) {
   std::vector<T> cols;
@@ -270,7 +270,7 @@ using ditto::test_fixtures::error_of;  // test/fixtures/errors.h
 
 }  // namespace
 
-TEST_SUITE("conv_kernel") {
+TEST_SUITE("window_kernel") {
   TEST_CASE_TEMPLATE("im2col equals the naive gather, every layout and pad value", T, float,
                      double) {
     ScheduleGuard sg(Schedule{Order::kRandom, 7});

@@ -1,5 +1,5 @@
 // ditto — host-side argument checks of the window kernels (im2col / col2im), shared by the CPU
-// kernels (kernels/cpu/conv.cpp) and the GPU launchers (kernels/cuda/conv.cuh): one copy, so every
+// kernels (kernels/cpu/window.cpp) and the GPU launchers (kernels/cuda/window.cuh): one copy, so every
 // device accepts the same calls and reports the same errors.
 #pragma once
 #include <cstdint>
@@ -8,10 +8,10 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
-#include "kernels/conv.h"
+#include "kernels/window.h"
 #include "kernels/kernel_types.h"
 
-namespace ditto::kernels::conv_args {
+namespace ditto::kernels::window_args {
 
 using i64 = std::int64_t;
 
@@ -100,4 +100,4 @@ inline void check_col2im(const WindowGeom& g, const View& cols, const View& img)
   DITTO_CHECK(img.is_contiguous(), "col2im: image ", shape_str(img), " must be contiguous");
 }
 
-}  // namespace ditto::kernels::conv_args
+}  // namespace ditto::kernels::window_args

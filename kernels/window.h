@@ -42,7 +42,7 @@ void im2col(const WindowGeom& g, const View& in, const View& cols, double pad_va
 void col2im(Mode mode, const WindowGeom& g, const View& cols, const View& img);
 }  // namespace cpu
 
-// The same launch interface, implemented by the CUDA kernel sources (kernels/cuda/conv.cuh)
+// The same launch interface, implemented by the CUDA kernel sources (kernels/cuda/window.cuh)
 // compiled twice: `sim` by the host compiler against the SIMT simulator (always built), `cuda`
 // by nvcc (only when CUDA kernels are compiled). Semantics and bits are those documented above.
 namespace sim {
