@@ -18,6 +18,17 @@ file(REMOVE_RECURSE "${PREFIX}" "${CONSUMER_BUILD}")
 step("install into ${PREFIX}"
   "${CMAKE_COMMAND}" --install "${DITTO_BUILD_DIR}" --prefix "${PREFIX}" --config "${CONFIG}")
 
+# The installed headers are the public API only: no kernel internals.
+foreach(internal IN ITEMS kernels/cpu kernels/cuda kernels/common kernels/dispatch.h
+    kernels/sim/runtime.h kernels/sim/cuda_shim.h io/file_util.h io/json.h core/ops/op_util.h)
+  if(EXISTS "${PREFIX}/include/ditto/${internal}")
+    message(FATAL_ERROR "consumer_package: internal ${internal} was installed")
+  endif()
+endforeach()
+if(NOT EXISTS "${PREFIX}/include/ditto/kernels/sim/control.h")
+  message(FATAL_ERROR "consumer_package: the public simulator API kernels/sim/control.h is missing")
+endif()
+
 # The package must not make consumers find ditto's private dependencies (Eigen).
 file(GLOB_RECURSE target_files "${PREFIX}/*/dittoTargets*.cmake")
 if(NOT target_files)
@@ -49,3 +60,8 @@ if(NOT EXISTS "${exe}")
   set(exe "${CONSUMER_BUILD}/${CONFIG}/ditto_consumer")  # multi-config generators
 endif()
 step("run ${exe}" "${exe}")
+set(exe_sim "${CONSUMER_BUILD}/ditto_consumer_sim")
+if(NOT EXISTS "${exe_sim}")
+  set(exe_sim "${CONSUMER_BUILD}/${CONFIG}/ditto_consumer_sim")
+endif()
+step("run ${exe_sim}" "${exe_sim}")

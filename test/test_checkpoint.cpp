@@ -20,7 +20,6 @@
 #include <thread>
 #include <vector>
 
-#include "test/fixtures/small_cnn.h"
 #include "test/fixtures/bits.h"
 #include "test/fixtures/errors.h"
 #include "ditto/ditto.h"
@@ -39,9 +38,10 @@ using namespace ditto;
 namespace fs = std::filesystem;
 using Bytes = std::vector<std::uint8_t>;
 
-/// The small CNN with 3 channels (test/fixtures/small_cnn.h).
-struct TinyCnn : test_fixtures::SmallCnn {
-  TinyCnn(Generator& init, Generator& drop) : SmallCnn(init, drop, 3) {}
+/// The library FashionCnn at test size: 3 channels, 8x8 images (nn/models.h).
+struct TinyCnn : nn::FashionCnn {
+  TinyCnn(Generator& init, Generator& drop)
+      : FashionCnn({.channels = 3, .image_size = 8, .dropout = 0.25}, init, drop) {}
 };
 
 
@@ -251,14 +251,14 @@ TEST_SUITE("checkpoint") {
     Run r(1, Opt::adam, ds);
     r.train_step();
     r.train_step();
-    r.model->drop1->eval();  // a mixed train/eval tree
+    r.model->drop->eval();  // a mixed train/eval tree
     io::Checkpoint ck = r.capture();
     ck.metadata = {{"run", "test"}, {"empty", ""}, {"utf8", "\xc3\xa9t\xc3\xa9"}};
     REQUIRE(ck.optimizer.has_value());
     CHECK(ck.optimizer->step == std::vector<std::int64_t>(r.opt->params().size(), 2));
     CHECK(ck.optimizer->tensors.size() == 2 * r.opt->params().size());
     CHECK(ck.model.size() == r.model->state_dict_items().size());
-    CHECK(ck.training.at("drop1") == false);
+    CHECK(ck.training.at("drop") == false);
     CHECK(ck.training.at("") == true);
     CHECK(ck.generators.size() == 2);
     CHECK(ck.loader->position == 2);

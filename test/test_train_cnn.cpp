@@ -1,7 +1,8 @@
-// ditto — the end-to-end determinism check of issue 4: a small CNN (conv -> BN -> ReLU ->
-// maxpool -> dropout -> flatten -> linear) trained 20 steps with SGD and with Adam on cpu and on
-// sim (the CUDA kernel sources on the simulator) ends with identical weights and buffers, bit
-// for bit, in Deterministic mode — and also when the cpu run uses a different thread count.
+// ditto — the end-to-end determinism check of issue 4: the library's FashionCnn at test size
+// (conv -> BN -> ReLU -> maxpool -> dropout -> flatten -> linear), trained 20 steps by the
+// library's Trainer with SGD and with Adam on cpu and on sim (the CUDA kernel sources on the
+// simulator), ends with identical weights and buffers, bit for bit, in Deterministic mode — and
+// also when the cpu run uses a different thread count.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -11,17 +12,11 @@
 #include <string>
 #include <vector>
 
-#include "test/fixtures/small_cnn.h"
 #include "ditto/ditto.h"
 
 namespace {
 
 using namespace ditto;
-
-/// The issue's small CNN with 4 channels (test/fixtures/small_cnn.h).
-struct TrainCnn : test_fixtures::SmallCnn {
-  TrainCnn(Generator& init, Generator& drop) : SmallCnn(init, drop, 4) {}
-};
 
 enum class Opt { sgd, adam };
 
@@ -30,35 +25,40 @@ struct RunResult {
   std::vector<float> losses;
 };
 
-/// Trains a fresh model (init seed 1, dropout seed 2, data seed 3) for `steps` steps on `dev`.
+/// Trains the library's FashionCnn at test size (4 channels, 8x8 images) with the library's
+/// Trainer for `steps` steps on `dev`: 8 fixed random images in one batch (init seed 1, dropout
+/// seed 2, data seed 3).
 RunResult train(Device dev, Opt opt, int steps, int threads) {
   const int saved_threads = get_num_threads();
   set_num_threads(threads);
-  Generator init(1), drop(2), data(3);
-  TrainCnn model(init, drop);  // built on cpu, then moved: identical initial bits everywhere
-  model.to(dev);
-  model.train();
-  std::vector<Tensor> params;
-  for (auto& [name, p] : model.named_parameters()) params.push_back(p);
-  std::unique_ptr<optim::Optimizer> o;
+  Generator data(3);
+  data::Dataset ds;
+  ds.images = randn({8, 1, 8, 8}, data, DType::f32, Device::cpu());
+  ds.labels = randint(0, 10, {8}, data, DType::i64, Device::cpu());
+  TrainerConfig c;
+  c.model = {.channels = 4, .image_size = 8, .dropout = 0.25};
   if (opt == Opt::sgd) {
-    o = std::make_unique<optim::SGD>(
-        params, optim::SGDOptions{.lr = 0.05, .momentum = 0.9, .weight_decay = 1e-4,
-                                  .nesterov = true});
+    c.optimizer = TrainerConfig::Optimizer::sgd;
+    c.lr = 0.05;
+    c.momentum = 0.9;
+    c.weight_decay = 1e-4;
+    c.nesterov = true;
   } else {
-    o = std::make_unique<optim::Adam>(params, optim::AdamOptions{.lr = 1e-2});
+    c.lr = 1e-2;
   }
-  Tensor x = randn({8, 1, 8, 8}, data, DType::f32, Device::cpu()).to(dev);
-  Tensor y = randint(0, 10, {8}, data, DType::i64, Device::cpu()).to(dev);
+  c.batch_size = 8;
+  c.shuffle = false;  // the same batch every step
+  c.normalize = false;
+  c.seed = 1;  // init 1, dropout 2 (TrainerConfig's derivation)
+  c.device = dev;
+  Trainer trainer(c, ds);
   RunResult r;
-  for (int s = 0; s < steps; ++s) {
-    o->zero_grad();
-    Tensor loss = cross_entropy(model(x), y);
-    loss.backward();
-    o->step();
-    r.losses.push_back(loss.to(Device::cpu()).item<float>());
-  }
-  for (auto& [k, v] : model.state_dict()) r.state[k] = v.to(Device::cpu()).contiguous();
+  trainer.run(steps, [&](std::int64_t, double loss) {
+    r.losses.push_back(static_cast<float>(loss));
+    return true;
+  });
+  REQUIRE(trainer.global_step() == steps);
+  for (auto& [k, v] : trainer.model().state_dict()) r.state[k] = v.to(Device::cpu()).contiguous();
   set_num_threads(saved_threads);
   return r;
 }
@@ -95,6 +95,42 @@ TEST_SUITE("train_cnn") {
       check_same_bits(cpu1, cpu2);
       check_same_bits(cpu1, sim);
     }
+  }
+
+  TEST_CASE("Trainer: capture after 3 steps, restore into a fresh Trainer, 3 more == 6 straight") {
+    ModeGuard g(Mode::Deterministic);
+    Generator data(5);
+    data::Dataset ds{rand({40, 1, 8, 8}, data, DType::f32, Device::cpu()),
+                     randint(0, 10, {40}, data, DType::i64, Device::cpu())};
+    TrainerConfig c;
+    c.model = {.channels = 3, .image_size = 8, .dropout = 0.25};
+    c.batch_size = 16;  // 3 batches per epoch (the last one of 8): 6 steps cross an epoch
+    c.augment = true;
+    c.seed = 9;
+    Trainer straight(c, ds);
+    CHECK(straight.run(6).reason == RunEnd::Reason::reached_total);
+    Trainer first(c, ds);
+    first.run(3);
+    const io::Checkpoint ck = first.capture({{"note", "half"}});
+    CHECK(ck.global_step == 3);
+    CHECK(ck.metadata.at("note") == "half");
+    Trainer second(c, ds);
+    second.restore(ck);
+    CHECK(second.global_step() == 3);
+    second.run(6);
+    CHECK(io::fingerprint(second.model()) == io::fingerprint(straight.model()));
+    // The evaluation polls its stop callback between batches and restores the training flag.
+    CHECK_FALSE(straight.count_correct(ds, [] { return true; }, 8).has_value());
+    CHECK(straight.model().is_training());
+    const auto correct = straight.count_correct(ds, {}, 8);
+    REQUIRE(correct.has_value());
+    CHECK(*correct >= 0);
+    CHECK(*correct <= 40);
+    // A stop from the per-step callback ends run() early.
+    Trainer stopped(c, ds);
+    CHECK(stopped.run(6, [](std::int64_t step, double) { return step < 2; }).reason ==
+          RunEnd::Reason::stopped);
+    CHECK(stopped.global_step() == 2);
   }
 
   TEST_CASE("small CNN: Fast mode stays close to Deterministic") {

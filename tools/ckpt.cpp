@@ -23,7 +23,7 @@
 #include "io/checkpoint.h"
 #include "io/file_util.h"
 #include "io/safetensors.h"
-#include "tools/train.h"
+#include "nn/models.h"
 
 namespace ditto::tools {
 namespace {
@@ -482,7 +482,7 @@ int cmd_import(Args a) {
   // Keep `ditto train`'s model order when the names are its state_dict keys, so the checkpoint's
   // fingerprint is the one `ditto train` prints for these weights; otherwise the file's order.
   Generator g0(0), g1(0);
-  const FashionCnn reference(g0, g1);
+  const nn::FashionCnn reference({}, g0, g1);
   std::set<std::string> names;
   for (const auto& [k, t] : reference.state_dict_items()) names.insert(k);
   bool ours = names.size() == tensors.size();

@@ -1,8 +1,9 @@
 // ditto — `ditto train`: Fashion-MNIST training with checkpoints, bitwise resume and a
 // fingerprint (see train.h). The flow:
-//   parse flags -> load data -> build model/optimizer/generators/loader from the flags ->
-//   (--resume: io::restore) -> train to the requested total step, checkpointing every N steps
-//   and on SIGINT -> evaluate on the test set -> write <out>/last.ditto -> print the fingerprint.
+//   parse flags -> load data -> a Trainer from the flags (model, optimizer, generators,
+//   loader: train/trainer.h) -> lock and probe --out -> (--resume: restore) -> train to the
+//   requested total step, checkpointing every N steps and on SIGINT/SIGTERM -> evaluate on the
+//   test set -> write <out>/last.ditto -> print the fingerprint.
 // Every random stream is a named Generator derived from --seed, so a run is a pure function of
 // its flags (deterministic mode) and a checkpoint holds everything needed to continue it.
 #include "tools/train.h"
@@ -43,33 +44,9 @@
 #include "nn/optim.h"
 #include "tools/progress.h"
 #include "tools/run_guard.h"
+#include "train/trainer.h"
 
 namespace ditto::tools {
-
-// ---- the model -----------------------------------------------------------------------------
-
-FashionCnn::FashionCnn(Generator& init, Generator& dropout, double dropout_p) {
-  conv1 = register_module(
-      "conv1", std::make_shared<nn::Conv2d>(
-                   nn::Conv2dOptions{.in_channels = 1, .out_channels = 16, .kernel_size = 3,
-                                     .padding = 1},
-                   init));
-  bn1 = register_module("bn1", std::make_shared<nn::BatchNorm2d>(
-                                   nn::BatchNormOptions{.num_features = 16}));
-  pool = register_module("pool", std::make_shared<nn::MaxPool2d>(
-                                     nn::MaxPool2dOptions{.kernel_size = 2}));
-  drop = register_module(
-      "drop", std::make_shared<nn::Dropout>(nn::DropoutOptions{.p = dropout_p}, dropout));
-  fc = register_module("fc", std::make_shared<nn::Linear>(
-                                 nn::LinearOptions{.in_features = 16 * 14 * 14, .out_features = 10},
-                                 init));
-}
-
-Tensor FashionCnn::forward(const Tensor& x) {
-  Tensor h = relu((*bn1)((*conv1)(x)));  // (N, 16, 28, 28)
-  h = (*drop)((*pool)(h));               // (N, 16, 14, 14)
-  return (*fc)(h.flatten(1));            // (N, 10)
-}
 
 namespace {
 
@@ -78,9 +55,6 @@ constexpr int kUsageError = 2;
 constexpr int kSignalExitBase = 128;
 // The largest count any flag takes (steps, epochs, limits, batch size): 2^53 = io::kMaxStep.
 constexpr std::int64_t kMaxCount = std::int64_t{1} << 53;
-// Fashion-MNIST training-set pixel mean and standard deviation (of pixel / 255).
-constexpr double kPixelMean = 0.2860;
-constexpr double kPixelStd = 0.3530;
 constexpr std::int64_t kEvalBatch = 1000;
 
 /// A usage error: printed with a pointer to --help, exit status 2.
@@ -351,34 +325,6 @@ Device resolve_device(const std::string& name) {
   return d;
 }
 
-/// Test accuracy in eval mode, batches of kEvalBatch (no autograd graph). nullopt when a stop
-/// signal arrived meanwhile (checked between batches: the evaluation is not swallowed).
-std::optional<std::int64_t> count_correct(nn::Module& model, const data::Dataset& test,
-                                          Device dev) {
-  NoGradGuard no_grad;
-  std::int64_t correct = 0;
-  const std::int64_t n = test.size();
-  for (std::int64_t b = 0; b < n; b += kEvalBatch) {
-    if (stop_requested()) return std::nullopt;
-    const std::int64_t len = std::min(kEvalBatch, n - b);
-    Tensor x = data::normalize(test.images.narrow(0, b, len).contiguous(), kPixelMean, kPixelStd);
-    if (!dev.is_cpu()) x = x.to(dev);
-    const Tensor logits = model(x).to(Device::cpu()).contiguous();  // (len, 10)
-    const Tensor labels = test.labels.narrow(0, b, len).contiguous();
-    const float* l = logits.data_ptr<float>();
-    const std::int64_t* y = labels.data_ptr<std::int64_t>();
-    for (std::int64_t i = 0; i < len; ++i) {
-      // First maximum wins, like argmax.
-      std::int64_t best = 0;
-      for (std::int64_t c = 1; c < 10; ++c) {
-        if (l[i * 10 + c] > l[i * 10 + best]) best = c;
-      }
-      correct += best == y[i] ? 1 : 0;
-    }
-  }
-  return correct;
-}
-
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -419,6 +365,20 @@ std::string resume_hint(const TrainFlags& f, const std::string& path) {
   return hint;
 }
 
+TrainerConfig trainer_config(const TrainFlags& f, Device dev) {
+  TrainerConfig c;
+  c.model.dropout = f.dropout;
+  c.optimizer = f.optimizer == "sgd" ? TrainerConfig::Optimizer::sgd
+                                     : TrainerConfig::Optimizer::adam;
+  c.lr = f.effective_lr();
+  c.momentum = 0.9;
+  c.batch_size = f.batch_size;
+  c.augment = f.augment;
+  c.seed = f.seed;
+  c.device = dev;
+  return c;
+}
+
 int run(const TrainFlags& f) {
   const auto t_start = std::chrono::steady_clock::now();
   // Installed first, so a Ctrl-C or SIGTERM during the data loading also ends in a checkpoint.
@@ -432,28 +392,14 @@ int run(const TrainFlags& f) {
   const data::Dataset train_set = data::load_fashion_mnist("train", f.data, f.train_limit);
   const data::Dataset test_set = data::load_fashion_mnist("test", f.data, f.test_limit);
 
-  // Every random stream, derived from --seed (documented in --help and README).
-  Generator init(f.seed), dropout_gen(f.seed + 1), augment_gen(f.seed + 2);
-  const std::vector<std::pair<std::string, Generator*>> gens = {
-      {"init", &init}, {"dropout", &dropout_gen}, {"augment", &augment_gen}};
-  FashionCnn model(init, dropout_gen, f.dropout);  // built on cpu: the same bits everywhere
-  if (!dev.is_cpu()) model.to(dev);
-  std::unique_ptr<optim::Optimizer> opt;
-  if (f.optimizer == "sgd") {
-    opt = std::make_unique<optim::SGD>(model.parameters(),
-                                       optim::SGDOptions{.lr = f.effective_lr(), .momentum = 0.9});
-  } else {
-    opt = std::make_unique<optim::Adam>(model.parameters(),
-                                        optim::AdamOptions{.lr = f.effective_lr()});
-  }
-  data::DataLoader loader(train_set, {.batch_size = f.batch_size, .shuffle = true,
-                                      .drop_last = false, .seed = f.seed + 3});
+  // The model, optimizer, loader and every random stream, derived from --seed (train/trainer.h).
+  Trainer trainer(trainer_config(f, dev), train_set);
   std::int64_t total = 0;
+  const std::int64_t per_epoch = trainer.loader().batches_per_epoch();
   if (f.steps) {
     total = *f.steps;
-  } else if (__builtin_mul_overflow(f.epochs, loader.batches_per_epoch(), &total) ||
-             total > kMaxCount) {
-    std::cerr << "ditto train: --epochs " << f.epochs << " x " << loader.batches_per_epoch()
+  } else if (__builtin_mul_overflow(f.epochs, per_epoch, &total) || total > kMaxCount) {
+    std::cerr << "ditto train: --epochs " << f.epochs << " x " << per_epoch
               << " batches per epoch is more than 2^53 steps (see 'ditto train --help')\n";
     return kUsageError;
   }
@@ -467,30 +413,23 @@ int run(const TrainFlags& f) {
   for (const std::string& p : io::remove_stale_temps(f.out))
     std::cerr << "ditto train: removed " << p << " (a temporary file left by a killed run)\n";
   warn_existing_checkpoints(f.out, f.resume);
-  auto capture = [&](std::int64_t at, const std::map<std::string, std::string>& extra) {
-    io::Checkpoint ck = io::capture(model, opt.get(), gens, &loader, f.mode,
-                                    static_cast<std::uint64_t>(at));
-    ck.metadata = meta;
-    for (const auto& [k, v] : extra) ck.metadata[k] = v;
-    return ck;
-  };
   {
     const std::string probe = (fs::path(f.out) / ".ditto-train.probe").string();
     try {
-      io::write_file_atomic(probe, io::serialize_checkpoint(capture(0, {})));
+      io::write_file_atomic(probe, io::serialize_checkpoint(trainer.capture(meta)));
     } catch (const Error& e) {
       DITTO_FAIL("the --out directory '", f.out, "' cannot hold a checkpoint: ", e.what());
     }
     ::unlink(probe.c_str());
   }
-  auto save = [&](const std::string& name, std::int64_t at,
-                  const std::map<std::string, std::string>& extra = {}) {
+  auto save = [&](const std::string& name, const std::map<std::string, std::string>& extra = {}) {
+    std::map<std::string, std::string> m = meta;
+    for (const auto& [k, v] : extra) m[k] = v;
     const std::string path = (fs::path(f.out) / name).string();
-    io::save_checkpoint(path, capture(at, extra));
+    io::save_checkpoint(path, trainer.capture(m));
     return path;
   };
 
-  std::int64_t step = 0;
   bool resumed_from_out_interrupt = false;
   if (!f.resume.empty()) {
     const io::Checkpoint ck = io::load_checkpoint(f.resume);
@@ -502,92 +441,71 @@ int run(const TrainFlags& f) {
                   << ": the result will not match an uninterrupted run\n";
       }
     }
-    io::restore(ck, model, opt.get(), gens, &loader);
-    model.train();
-    step = static_cast<std::int64_t>(ck.global_step);  // <= 2^53: the reader checked
-    if (step > total) {
-      std::cerr << "ditto train: warning: " << f.resume << " is at step " << step
+    trainer.restore(ck);
+    if (trainer.global_step() > total) {
+      std::cerr << "ditto train: warning: " << f.resume << " is at step " << trainer.global_step()
                 << ", beyond the requested total of " << total
                 << " steps: nothing is trained; the checkpoint's weights are evaluated as they are\n";
     }
     resumed_from_out_interrupt =
         io::same_file(f.resume, (fs::path(f.out) / "interrupted.ditto").string());
-    std::cout << "resumed from " << f.resume << " at step " << step
+    std::cout << "resumed from " << f.resume << " at step " << trainer.global_step()
               << (ck.optimizer ? "" : " (no optimizer state in the checkpoint)")
               << (ck.loader ? "" : " (no data-loader state)")
               << (ck.generators.empty() ? " (no generator state)" : "") << "\n";
   }
-  DITTO_CHECK(loader.batches_per_epoch() > 0, "ditto train: the training set is empty");
 
   std::cout << "training FashionCnn on Fashion-MNIST (" << train_set.size() << " train, "
-            << test_set.size() << " test images): steps " << step << " -> " << total << ", "
-            << f.optimizer << " lr " << f.effective_lr() << ", batch " << f.batch_size
-            << (f.augment ? ", augment" : "") << ", " << mode_name(f.mode) << ", "
+            << test_set.size() << " test images): steps " << trainer.global_step() << " -> "
+            << total << ", " << f.optimizer << " lr " << f.effective_lr() << ", batch "
+            << f.batch_size << (f.augment ? ", augment" : "") << ", " << mode_name(f.mode) << ", "
             << device_name(dev) << ", " << get_num_threads() << " thread"
             << (get_num_threads() == 1 ? "" : "s") << ", seed " << f.seed << "\n"
             << std::flush;
 
-  Progress progress(step, total, f.progress);
-  model.train();
+  Progress progress(trainer.global_step(), total, f.progress);
   const auto t_train = std::chrono::steady_clock::now();
-  std::int64_t images = 0;
   std::vector<double> window;  // the last losses, for the running mean shown
   double window_sum = 0.0;
   constexpr std::size_t kWindow = 50;
-  Tensor x, y;
-  while (step < total && !stop_requested()) {
-    if (!loader.next(x, y)) {
-      loader.next_epoch();
-      continue;
-    }
-    if (f.augment) {
-      x = data::random_crop(x, 28, 2, augment_gen);
-      x = data::random_hflip(x, 0.5, augment_gen);
-    }
-    x = data::normalize(x, kPixelMean, kPixelStd);
-    if (!dev.is_cpu()) {
-      x = x.to(dev);
-      y = y.to(dev);
-    }
-    opt->zero_grad();
-    Tensor loss = cross_entropy(model(x), y);
-    const double l = loss.to(Device::cpu()).item<float>();
-    if (!std::isfinite(l)) {
-      // A diverged run: the update would write NaN/inf into every weight. Stop before it, loudly
-      // (exit 1, no fingerprint), instead of finishing with a meaningless result.
-      progress.finish();
-      std::cerr << "ditto train: error: the loss is " << l << " at step " << step + 1 << " (lr "
-                << f.effective_lr() << "): training diverged and was stopped before that update; "
-                << "nothing was saved now (periodic checkpoints in " << f.out
-                << " are from before); try a smaller --lr\n";
-      return 1;
-    }
-    loss.backward();
-    opt->step();
-    ++step;
-    images += x.shape()[0];
-
-    window.push_back(l);
-    window_sum += l;
-    if (window.size() > kWindow) {
-      window_sum -= window.front();
-      window.erase(window.begin());
-    }
-    progress.update(step, images, window_sum / static_cast<double>(window.size()));
-    if (f.checkpoint_every > 0 && step % f.checkpoint_every == 0) {
-      const std::string name = "step-" + std::to_string(step) + ".ditto";
-      try {
-        save(name, step);
-      } catch (const Error& e) {
-        // A periodic checkpoint is insurance: losing one must not end the run.
-        std::cerr << "ditto train: warning: could not write " << name << ": " << e.what()
-                  << "; training continues\n";
-      }
-    }
-    if (f.interrupt_after > 0 && step == f.interrupt_after) std::raise(SIGINT);
-  }
+  const RunEnd end =
+      stop_requested() ? RunEnd{RunEnd::Reason::stopped, 0.0}
+                       : trainer.run(total, [&](std::int64_t step, double l) {
+                           window.push_back(l);
+                           window_sum += l;
+                           if (window.size() > kWindow) {
+                             window_sum -= window.front();
+                             window.erase(window.begin());
+                           }
+                           progress.update(step, trainer.images_seen(),
+                                           window_sum / static_cast<double>(window.size()));
+                           if (f.checkpoint_every > 0 && step % f.checkpoint_every == 0) {
+                             const std::string name = "step-" + std::to_string(step) + ".ditto";
+                             try {
+                               save(name);
+                             } catch (const Error& e) {
+                               // A periodic checkpoint is insurance: losing one must not end
+                               // the run.
+                               std::cerr << "ditto train: warning: could not write " << name
+                                         << ": " << e.what() << "; training continues\n";
+                             }
+                           }
+                           if (f.interrupt_after > 0 && step == f.interrupt_after)
+                             std::raise(SIGINT);
+                           return !stop_requested();
+                         });
   progress.finish();
   const double train_s = seconds_since(t_train);
+  const std::int64_t step = trainer.global_step();
+  if (end.reason == RunEnd::Reason::diverged) {
+    // The update would have written NaN/inf into every weight: stop loudly (exit 1, no
+    // fingerprint) instead of finishing with a meaningless result.
+    std::cerr << "ditto train: error: the loss is " << end.loss << " at step " << step + 1
+              << " (lr " << f.effective_lr() << "): training diverged and was stopped before "
+              << "that update; nothing was saved now (periodic checkpoints in " << f.out
+              << " are from before); try a smaller --lr\n";
+    return 1;
+  }
 
   // Save first, print after: the checkpoint must exist before anything can go wrong with the
   // output (a closed pipe, a full terminal).
@@ -595,7 +513,7 @@ int run(const TrainFlags& f) {
     const int sig = stop_signal();
     std::string path;
     try {
-      path = save("interrupted.ditto", step);
+      path = save("interrupted.ditto");
     } catch (const Error& e) {
       std::cerr << "ditto train: error: stopped by " << (sig == SIGTERM ? "SIGTERM" : "SIGINT")
                 << " at step " << step << " but could not save the state: " << e.what() << "\n";
@@ -608,26 +526,22 @@ int run(const TrainFlags& f) {
   };
   if (stop_requested() && step < total) return stop_with_checkpoint("");
 
-  model.eval();
-  const std::optional<std::int64_t> correct = count_correct(model, test_set, dev);
-  if (!correct) {
-    model.train();
-    return stop_with_checkpoint(" during the final evaluation (training is complete)");
-  }
+  const std::optional<std::int64_t> correct =
+      trainer.count_correct(test_set, [] { return stop_requested(); }, kEvalBatch);
+  if (!correct) return stop_with_checkpoint(" during the final evaluation (training is complete)");
   const double acc = 100.0 * static_cast<double>(*correct) / static_cast<double>(test_set.size());
   char acc_s[32];
   std::snprintf(acc_s, sizeof acc_s, "%.2f", acc);
   const double wall = seconds_since(t_start);
-  model.train();  // the checkpoint records the training flags a resumed run continues with
   std::string last, save_error;
   try {
-    last = save("last.ditto", step,
-                {{"test_accuracy", acc_s}, {"total_steps", std::to_string(total)}});
+    last = save("last.ditto", {{"test_accuracy", acc_s}, {"total_steps", std::to_string(total)}});
   } catch (const Error& e) {
     save_error = e.what();
   }
 
   // The results are printed even when the save failed: they are the run's work.
+  const std::int64_t images = trainer.images_seen();
   char line[160];
   std::snprintf(line, sizeof line, "test accuracy: %s%% (%lld/%lld)\n", acc_s,
                 static_cast<long long>(*correct), static_cast<long long>(test_set.size()));
@@ -635,7 +549,7 @@ int run(const TrainFlags& f) {
   std::snprintf(line, sizeof line, "wall time: %.1f s (training %.1f s, %.0f images/s)\n", wall,
                 train_s, train_s > 0 ? static_cast<double>(images) / train_s : 0.0);
   std::cout << line << "checkpoint: " << (last.empty() ? "(not saved)" : last) << "\n"
-            << "fingerprint: " << io::fingerprint_hex(io::fingerprint(model)) << "\n"
+            << "fingerprint: " << io::fingerprint_hex(io::fingerprint(trainer.model())) << "\n"
             << std::flush;
   if (!save_error.empty()) {
     std::cerr << "ditto train: error: could not write " << (fs::path(f.out) / "last.ditto").string()
