@@ -216,6 +216,8 @@ template <class T> uint64_t golden_hash(const std::string& fn) {
 
 }  // namespace
 
+TEST_SUITE_BEGIN("dmath");  // kernel-level: names each device itself (not rerun per device)
+
 TEST_CASE("dmath: special values follow C99 Annex F") {
   auto check_all = [](auto zero) {
     using T = decltype(zero);
@@ -371,3 +373,5 @@ TEST_CASE("dmath: golden checksum of output bits") {
     CHECK(b == e.f64);
   }
 }
+
+TEST_SUITE_END();

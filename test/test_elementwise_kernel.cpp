@@ -429,6 +429,8 @@ std::vector<UnaryParams> params_for(UnaryOp op) {
   return {{0, 0}};
 }
 
+TEST_SUITE_BEGIN("elementwise_kernel");  // kernel-level: names each device itself (not rerun per device)
+
 TEST_CASE("elementwise kernel: unary ops follow the element rules bit for bit") {
   ThreadsGuard tg;
   ditto::set_num_threads(3);
@@ -865,3 +867,5 @@ TEST_CASE("elementwise kernel: bad arguments throw ditto::Error") {
 }
 
 }  // namespace
+
+TEST_SUITE_END();

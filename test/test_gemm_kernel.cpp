@@ -119,6 +119,8 @@ void check_fast_within_bound() {
 
 }  // namespace
 
+TEST_SUITE_BEGIN("gemm_kernel");  // kernel-level: names each device itself (not rerun per device)
+
 TEST_CASE("gemm kernel: deterministic f32 equals the naive fma loop bitwise") {
   check_deterministic_equals_naive<float>();
 }
@@ -249,3 +251,5 @@ TEST_CASE("gemm kernel: bad dtype throws ditto::Error") {
   }
   CHECK(c == std::vector<std::int64_t>(4, 0));
 }
+
+TEST_SUITE_END();

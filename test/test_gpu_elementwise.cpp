@@ -361,6 +361,8 @@ constexpr BinaryOp kBinaryAll[] = {BinaryOp::add, BinaryOp::sub,     BinaryOp::m
 
 // ---- elementwise -----------------------------------------------------------------------------
 
+TEST_SUITE_BEGIN("gpu_elementwise");  // kernel-level: names each device itself (not rerun per device)
+
 TEST_CASE("gpu elementwise: unary ops equal cpu bitwise, every op and dtype") {
   for (DType t : {DType::f32, DType::f64}) {
     for (UnaryOp op : kUnaryAll) {
@@ -654,3 +656,5 @@ TEST_CASE("gpu random_fill: bad arguments throw like the cpu kernel") {
   i.dtype = DType::i64;
   both_throw(RandomDist::normal, i, 0, 1);
 }
+
+TEST_SUITE_END();

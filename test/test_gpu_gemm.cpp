@@ -86,6 +86,8 @@ void check_sim_equals_cpu() {
   }
 }
 
+TEST_SUITE_BEGIN("gpu_gemm");  // kernel-level: names each device itself (not rerun per device)
+
 TEST_CASE("gpu gemm: deterministic sim equals cpu::gemm bitwise, f32") {
   check_sim_equals_cpu<float>();
 }
@@ -269,3 +271,5 @@ TEST_CASE("gpu gemm: bad arguments throw ditto::Error naming gemm") {
 }
 
 }  // namespace
+
+TEST_SUITE_END();

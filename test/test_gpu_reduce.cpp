@@ -216,6 +216,8 @@ std::vector<Case<T>> multi_cases() {
   return v;
 }
 
+TEST_SUITE_BEGIN("gpu_reduce");  // kernel-level: names each device itself (not rerun per device)
+
 TEST_CASE("gpu reduce: deterministic sim equals cpu bitwise, 1-d, every op and dtype") {
   ScheduleGuard g(Schedule{Order::kRandom, 3});
   std::uint32_t seed = 1;
@@ -534,3 +536,5 @@ TEST_CASE("gpu reduce: fast mode within tolerance for every layout; compare ops 
 }
 
 }  // namespace
+
+TEST_SUITE_END();

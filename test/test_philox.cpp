@@ -150,6 +150,8 @@ std::string hex4(const u32 w[4]) {
 
 }  // namespace
 
+TEST_SUITE_BEGIN("philox");  // kernel-level: names each device itself (not rerun per device)
+
 TEST_CASE("philox4x32_10 known-answer vectors (Random123 kat_vectors, SC11)") {
   struct Kat {
     u32 ctr[4], key[2], expect[4];
@@ -629,3 +631,5 @@ TEST_CASE("random_uniform_by_thread (sim): values change with the grid, repeat f
   const auto d = ditto::philox::draw_stream(3, 3, 1);
   CHECK(a[130] == ditto::philox::uniform01_f64(d.w[0], d.w[1]));
 }
+
+TEST_SUITE_END();

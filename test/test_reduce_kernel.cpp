@@ -251,6 +251,8 @@ struct ThreadGuard {
 
 }  // namespace
 
+TEST_SUITE_BEGIN("reduce_kernel");  // kernel-level: names each device itself (not rerun per device)
+
 TEST_CASE_TEMPLATE("reduce: deterministic sum equals the canonical reference, 1-D", T, float,
                    double) {
   for (i64 n : kLengths) {
@@ -553,3 +555,5 @@ TEST_CASE("reduce: empty ranges, empty outputs and bad arguments") {
                                               make_view(o.data(), DType::f32, {2}, {1})),
                   ditto::Error);
 }
+
+TEST_SUITE_END();

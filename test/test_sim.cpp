@@ -117,6 +117,8 @@ void check_shuffles(int nthreads, int mode, int width, MaskConfig cfg, std::mt19
   }
 }
 
+TEST_SUITE_BEGIN("sim");  // kernel-level: names each device itself (not rerun per device)
+
 TEST_CASE("sim: shuffles follow the CUDA programming guide (widths, masks, partial warps)") {
   ScheduleGuard g(random_schedule(7));
   std::mt19937 gen(1234);
@@ -657,3 +659,5 @@ TEST_CASE("sim: kernel parameters are converted once and copied per thread") {
 
 }  // namespace
 #endif
+
+TEST_SUITE_END();

@@ -395,17 +395,7 @@ __global__ void fill_kernel(Walk<1> w, i64 n, U value) {
 
 // ---- launch ----------------------------------------------------------------------------------
 
-/// Block size: free for every kernel here (the override applies); grid: about four elements per
-/// thread, at most 4096 blocks (grid-stride beyond).
-constexpr int kThreads = 256;
-constexpr i64 kElemsPerThread = 4;
-
-template <class... P, class... A>
-void launch_1d(void (*kernel)(P...), i64 n, A&&... args) {
-  const int threads = pick_threads(kThreads);
-  const int blocks = pick_blocks(n, static_cast<i64>(threads) * kElemsPerThread);
-  ditto::gpu::launch(kernel, dim3(blocks), dim3(threads), 0, std::forward<A>(args)...);
-}
+// launch_1d / grid_stride_config: kernels/cuda/gpu_common.cuh (one helper for every family).
 
 // ---- host-side arguments (validation: kernels/common/elementwise_args.h) ---------------------
 

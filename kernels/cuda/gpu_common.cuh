@@ -32,6 +32,28 @@ inline Device this_device() {
 #endif
 }
 
+/// The launch configuration of a grid-stride kernel over `items` elements, shared by every
+/// family: blocks of 256 threads (pick_threads: tests may force another size), about four
+/// elements per thread, at most `max_blocks` blocks (the kernels stride beyond). Only the
+/// configuration, never a result, depends on it.
+struct GridStride {
+  int blocks, threads;
+};
+inline GridStride grid_stride_config(std::int64_t items, int max_blocks = 4096) {
+  constexpr int kThreads = 256;
+  constexpr std::int64_t kElemsPerThread = 4;
+  const int threads = pick_threads(kThreads);
+  return {pick_blocks(items, static_cast<std::int64_t>(threads) * kElemsPerThread, max_blocks),
+          threads};
+}
+
+/// Launches a grid-stride `kernel` over `n` elements (grid_stride_config(n)).
+template <class... P, class... A>
+void launch_1d(void (*kernel)(P...), std::int64_t n, A&&... args) {
+  const GridStride c = grid_stride_config(n);
+  ditto::gpu::launch(kernel, dim3(c.blocks), dim3(c.threads), 0, std::forward<A>(args)...);
+}
+
 /// Element offset of logical (row-major) index i in a View — the per-element index math every
 /// strided GPU kernel uses. Why a loop over dims: views may be arbitrarily strided/broadcast.
 __host__ __device__ inline std::int64_t view_offset(const View& v, std::int64_t i) {

@@ -72,19 +72,14 @@ __global__ void random_kernel(Walk w, T* out, i64 n, Params<T> p, u64 seed, u64 
   }
 }
 
-/// Block size free (the override applies); about four elements per thread, at most 4096 blocks.
-constexpr int kThreads = 256;
-constexpr i64 kElemsPerThread = 4;
-
 template <class T>
 void launch_fill(RandomDist dist, const View& out, u64 seed, u64 offset, double a, double b) {
   const Params<T> p = make_params<T>(dist, out, a, b);  // validates even for empty outputs
   const i64 n = out.numel();
   if (n == 0) return;
   DITTO_CHECK(out.data != nullptr, dist_name(dist), ": output has no data");
-  const int threads = pick_threads(kThreads);
-  const int blocks = pick_blocks(n, static_cast<i64>(threads) * kElemsPerThread);
-  ditto::gpu::launch(random_kernel<T>, dim3(blocks), dim3(threads), 0, plan_walk(out),
+  const GridStride c = grid_stride_config(n);
+  ditto::gpu::launch(random_kernel<T>, dim3(c.blocks), dim3(c.threads), 0, plan_walk(out),
                      static_cast<T*>(out.data), n, p, seed, offset);
   ditto::gpu::device_synchronize();
 }
@@ -107,9 +102,8 @@ template <class T>
 void launch_by_thread(const View& out, u64 seed, u64 offset) {
   const i64 n = out.numel();
   if (n == 0) return;
-  const int threads = pick_threads(kThreads);
-  const int blocks = pick_blocks(n, static_cast<i64>(threads) * kElemsPerThread);
-  ditto::gpu::launch(by_thread_kernel<T>, dim3(blocks), dim3(threads), 0,
+  const GridStride c = grid_stride_config(n);
+  ditto::gpu::launch(by_thread_kernel<T>, dim3(c.blocks), dim3(c.threads), 0,
                      static_cast<T*>(out.data), n, seed, offset);
   ditto::gpu::device_synchronize();
 }

@@ -30,9 +30,7 @@ namespace window_detail {
 
 using i64 = std::int64_t;
 
-constexpr int kThreads = 256;       // preferred block size (free: tests force others)
-constexpr i64 kElemsPerThread = 4;  // grid sized for ~4 grid-stride iterations per thread
-constexpr int kMaxBlocks = 16384;
+constexpr int kMaxBlocks = 16384;  // grid cap (256-thread blocks, ~4 elements per thread)
 
 /// Element strides of the (N, C, H, W) input of im2col. POD: passed to kernels by value.
 struct InStrides {
@@ -126,20 +124,15 @@ __global__ void col2im_scatter_kernel(const T* __restrict__ cols, WindowGeom g, 
   }
 }
 
-/// Launch configuration of a grid-stride kernel over `items` elements (forcible by tests).
-struct Config {
-  int blocks, threads;
-};
-inline Config config_for(i64 items) {
-  const int threads = pick_threads(kThreads);
-  return {pick_blocks(items, threads * kElemsPerThread, kMaxBlocks), threads};
-}
+/// Launch configuration of a grid-stride kernel over `items` elements (gpu_common.cuh; tests
+/// may force the block size).
+inline GridStride config_for(i64 items) { return grid_stride_config(items, kMaxBlocks); }
 
 template <class T>
 void run_im2col(const WindowGeom& g, const View& in, const View& cols, T pad) {
   const i64 total = cols.numel();
   const InStrides st{in.strides[0], in.strides[1], in.strides[2], in.strides[3]};
-  const Config cf = config_for(total);
+  const GridStride cf = config_for(total);
   ditto::gpu::launch(im2col_kernel<T>, dim3(cf.blocks), dim3(cf.threads), 0,
                      static_cast<const T*>(in.data), g, st, pad, static_cast<T*>(cols.data), total);
   ditto::gpu::device_synchronize();
@@ -151,14 +144,14 @@ void run_col2im(Mode mode, const WindowGeom& g, const View& cols, const View& im
   T* im = static_cast<T*>(img.data);
   const i64 n_img = img.numel(), n_cols = cols.numel();
   if (mode == Mode::Deterministic) {
-    const Config cf = config_for(n_img);
+    const GridStride cf = config_for(n_img);
     ditto::gpu::launch(col2im_gather_kernel<T>, dim3(cf.blocks), dim3(cf.threads), 0, cv, g, im,
                        n_img);
   } else {
-    const Config cz = config_for(n_img);
+    const GridStride cz = config_for(n_img);
     ditto::gpu::launch(zero_kernel<T>, dim3(cz.blocks), dim3(cz.threads), 0, im, n_img);
     if (n_cols > 0) {
-      const Config cs = config_for(n_cols);
+      const GridStride cs = config_for(n_cols);
       ditto::gpu::launch(col2im_scatter_kernel<T>, dim3(cs.blocks), dim3(cs.threads), 0, cv, g, im,
                          n_cols);
     }
