@@ -127,6 +127,13 @@ int cmd_info(Args args) {
   const char* omp_env = std::getenv("OMP_NUM_THREADS");
   row("threads", std::to_string(ditto::get_num_threads()) +
                      (omp_env ? std::string(" (OMP_NUM_THREADS=") + omp_env + ")" : ""));
+  // The wait policy libgomp read at load time (ditto::apply_wait_policy sets GOMP_SPINCOUNT
+  // when neither variable is set; README "Threads").
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  const char* spin = std::getenv("GOMP_SPINCOUNT");
+  row("OpenMP wait", policy ? std::string("OMP_WAIT_POLICY=") + policy
+                     : spin ? std::string("GOMP_SPINCOUNT=") + spin
+                            : std::string("libgomp default"));
   return 0;
 }
 

@@ -108,8 +108,8 @@ writes DIR/interrupted.ditto, prints the command that resumes the run and exits 
 (SIGINT) or 143 (SIGTERM). Further signals while it saves are ignored (the save is never lost;
 SIGKILL stops at once). A closed output (`| tee log` whose tee died) never kills the run.
 --out: one run at a time per directory (a lock, DIR/.ditto-train.lock); a second run there is
-refused while the first is alive. The directory is checked for writability (a test write of one
-checkpoint's size) before training starts.
+refused while the first is alive. The directory is checked for writability (a test write as
+large as the final checkpoint) before training starts.
 Exit status: 0 done, 1 error (also: the loss became NaN/inf, or the final save failed; the
 results are printed anyway), 2 bad flags, 130/143 interrupted.
 )";
@@ -406,17 +406,25 @@ int run(const TrainFlags& f) {
   const std::map<std::string, std::string> meta = run_metadata(f);
 
   // The output directory before any training: locked against a second run, cleaned of the
-  // temporaries a killed writer left, and proven writable with a checkpoint-sized test write (a
-  // read-only or full disk is found now, not after the training).
+  // temporaries a killed writer left, and proven writable with a test write of the final
+  // checkpoint's size (a read-only or full disk is found now, not after the training).
   namespace fs = std::filesystem;
   OutDirLock lock(f.out);
   for (const std::string& p : io::remove_stale_temps(f.out))
     std::cerr << "ditto train: removed " << p << " (a temporary file left by a killed run)\n";
   warn_existing_checkpoints(f.out, f.resume);
   {
+    // As large as the final checkpoint will be: the state now, plus the optimizer's state tensors
+    // that appear at the first step (Adam: two per parameter; SGD: one momentum buffer), plus
+    // room for the final metadata. The padded bytes are never read: the file is removed.
+    std::vector<std::uint8_t> bytes = io::serialize_checkpoint(trainer.capture(meta));
+    std::size_t param_bytes = 0;
+    for (const Tensor& p : trainer.model().parameters())
+      param_bytes += static_cast<std::size_t>(p.numel()) * dtype_size(p.dtype()) + 256;
+    bytes.resize(bytes.size() + (f.optimizer == "sgd" ? 1 : 2) * param_bytes + 4096, 0);
     const std::string probe = (fs::path(f.out) / ".ditto-train.probe").string();
     try {
-      io::write_file_atomic(probe, io::serialize_checkpoint(trainer.capture(meta)));
+      io::write_file_atomic(probe, bytes);
     } catch (const Error& e) {
       DITTO_FAIL("the --out directory '", f.out, "' cannot hold a checkpoint: ", e.what());
     }
