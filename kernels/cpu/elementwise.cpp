@@ -66,6 +66,7 @@
 
 #include "core/error.h"
 #include "kernels/common/dmath.h"
+#include "kernels/common/dtype_visit.h"
 #include "kernels/common/elementwise_args.h"
 #include "kernels/cpu/strided_loop.h"
 
@@ -379,13 +380,9 @@ struct FillFn {
 
 template <class To>
 InnerLoop copy_from(DType from) {
-  switch (from) {
-    case DType::f32: return &copy_inner<To, float>;
-    case DType::f64: return &copy_inner<To, double>;
-    case DType::i64: return &copy_inner<To, i64>;
-    case DType::u8: return &copy_inner<To, u8>;
-  }
-  return nullptr;
+  return visit_dtype(from, [](auto tag) -> InnerLoop {
+    return &copy_inner<To, typename decltype(tag)::type>;
+  });
 }
 
 }  // namespace
@@ -406,13 +403,8 @@ void binary(BinaryOp op, const View& a, const View& b, const View& out) {
   ew_args::check_binary(op, a, b, out);
   std::atomic<bool> div_by_zero{false};
   BinaryCtx ctx{op, &div_by_zero};
-  InnerLoop fn = nullptr;
-  switch (a.dtype) {
-    case DType::f32: fn = &binary_inner<float>; break;
-    case DType::f64: fn = &binary_inner<double>; break;
-    case DType::i64: fn = &binary_inner<i64>; break;
-    case DType::u8: fn = &binary_inner<u8>; break;
-  }
+  const InnerLoop fn = visit_dtype(
+      a.dtype, [](auto tag) -> InnerLoop { return &binary_inner<typename decltype(tag)::type>; });
   const View* ops[] = {&out, &a, &b};
   run_loop(plan_loop(ops, 3), fn, &ctx);
   ew_args::check_no_div_by_zero(div_by_zero.load(), out);
@@ -430,12 +422,9 @@ void copy(const View& in, const View& out) {
   if (in.dtype == out.dtype) {
     fn = by_size<CopyFn>(out.dtype);
   } else {
-    switch (out.dtype) {
-      case DType::f32: fn = copy_from<float>(in.dtype); break;
-      case DType::f64: fn = copy_from<double>(in.dtype); break;
-      case DType::i64: fn = copy_from<i64>(in.dtype); break;
-      case DType::u8: fn = copy_from<u8>(in.dtype); break;
-    }
+    fn = visit_dtype(out.dtype, [&](auto tag) {
+      return copy_from<typename decltype(tag)::type>(in.dtype);
+    });
   }
   const View* ops[] = {&out, &in};
   run_loop(plan_loop(ops, 2), fn, nullptr);

@@ -19,6 +19,7 @@
 #endif
 
 #include "core/error.h"
+#include "kernels/common/dtype_visit.h"
 #include "kernels/common/philox.h"
 #include "kernels/common/random_args.h"
 #include "core/threads.h"
@@ -210,19 +211,11 @@ void random_uniform_by_thread(const View& out, std::uint64_t seed, std::uint64_t
 void random_fill(RandomDist dist, const View& out, std::uint64_t seed, std::uint64_t offset,
                  double a, double b) {
   random_args::check_output(dist, out);
-  switch (out.dtype) {
-    case DType::f32:
-      fill_any(make_params<float>(dist, out, a, b), out, seed, offset);
-      return;
-    case DType::f64:
-      fill_any(make_params<double>(dist, out, a, b), out, seed, offset);
-      return;
-    case DType::i64:
-      fill_any(make_params<std::int64_t>(dist, out, a, b), out, seed, offset);
-      return;
-    case DType::u8:
-      break;  // rejected by check_output
-  }
+  visit_dtype(out.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (!std::is_same_v<T, std::uint8_t>)  // u8: rejected by check_output
+      fill_any(make_params<T>(dist, out, a, b), out, seed, offset);
+  });
 }
 
 }  // namespace ditto::kernels::cpu

@@ -32,6 +32,7 @@
 
 #include "core/error.h"
 #include "core/threads.h"
+#include "kernels/common/dtype_visit.h"
 #include "kernels/common/reduce_args.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/canonical_sum.h"
@@ -502,14 +503,10 @@ void run_compare(ReduceOp op, const Problem& p, const View& in, const View& out,
 void fill_zero(const Problem& p, const View& out) {
   Odometer od = kept_odometer(p, p.nk);
   od.seek(0);
-  for (i64 o = 0; o < p.K; ++o, od.next()) {
-    switch (out.dtype) {
-      case DType::f32: static_cast<float*>(out.data)[od.off1] = 0.0f; break;
-      case DType::f64: static_cast<double*>(out.data)[od.off1] = 0.0; break;
-      case DType::i64: static_cast<std::int64_t*>(out.data)[od.off1] = 0; break;
-      case DType::u8: static_cast<std::uint8_t*>(out.data)[od.off1] = 0; break;
-    }
-  }
+  visit_dtype(out.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    for (i64 o = 0; o < p.K; ++o, od.next()) static_cast<T*>(out.data)[od.off1] = T(0);
+  });
 }
 
 }  // namespace
@@ -527,35 +524,24 @@ void reduce(ReduceOp op, Mode mode, const View& in, int n_kept, const View& out)
   }
   const int threads = p.K * p.n < kParallelMinElems ? 1 : std::max(1, get_num_threads());
 
-  if (op == ReduceOp::sum) {
-    switch (it) {
-      case DType::f32:
+  visit_dtype(it, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if (op == ReduceOp::sum) {
+      if constexpr (std::is_floating_point_v<T>) {
         if (mode == Mode::Fast) {
-          fast_sum(p, static_cast<const float*>(in.data), static_cast<float*>(out.data), threads);
+          fast_sum(p, static_cast<const T*>(in.data), static_cast<T*>(out.data), threads);
         } else {
-          run(CanonPolicy<float, CanonSum>{}, p, in, out, threads);
+          run(CanonPolicy<T, CanonSum>{}, p, in, out, threads);
         }
-        return;
-      case DType::f64:
-        if (mode == Mode::Fast) {
-          fast_sum(p, static_cast<const double*>(in.data), static_cast<double*>(out.data), threads);
-        } else {
-          run(CanonPolicy<double, CanonSum>{}, p, in, out, threads);
-        }
-        return;
-      case DType::i64: run(IntSumPolicy<std::int64_t>{}, p, in, out, threads); return;
-      case DType::u8: run(IntSumPolicy<std::uint8_t>{}, p, in, out, threads); return;
+      } else {
+        run(IntSumPolicy<T>{}, p, in, out, threads);
+      }
+      return;
     }
-    return;
-  }
-  // max/min/argmax/argmin: order-independent up to the sign of zero, which the canonical tree
-  // fixes, so Fast mode runs the deterministic kernels too.
-  switch (it) {
-    case DType::f32: run_compare<float>(op, p, in, out, threads); return;
-    case DType::f64: run_compare<double>(op, p, in, out, threads); return;
-    case DType::i64: run_compare<std::int64_t>(op, p, in, out, threads); return;
-    case DType::u8: run_compare<std::uint8_t>(op, p, in, out, threads); return;
-  }
+    // max/min/argmax/argmin: order-independent up to the sign of zero, which the canonical tree
+    // fixes, so Fast mode runs the deterministic kernels too.
+    run_compare<T>(op, p, in, out, threads);
+  });
 }
 
 }  // namespace ditto::kernels::cpu

@@ -36,6 +36,7 @@
 
 #include "core/error.h"
 #include "kernels/common/dmath.h"
+#include "kernels/common/dtype_visit.h"
 #include "kernels/common/elementwise_args.h"
 #include "kernels/cuda/gpu_common.cuh"
 #include "kernels/elementwise.h"
@@ -466,12 +467,9 @@ void binary(BinaryOp op, const View& a, const View& b, const View& out) {
     const int zero = 0;
     device_copy(flag_ptr, this_device(), &zero, Device::cpu(), sizeof zero);
   }
-  switch (a.dtype) {
-    case DType::f32: launch_1d(binary_kernel<float>, n, w, n, op, flag_ptr); break;
-    case DType::f64: launch_1d(binary_kernel<double>, n, w, n, op, flag_ptr); break;
-    case DType::i64: launch_1d(binary_kernel<i64>, n, w, n, op, flag_ptr); break;
-    case DType::u8: launch_1d(binary_kernel<u8>, n, w, n, op, flag_ptr); break;
-  }
+  visit_dtype(a.dtype, [&](auto tag) {
+    launch_1d(binary_kernel<typename decltype(tag)::type>, n, w, n, op, flag_ptr);
+  });
   ditto::gpu::device_synchronize();
   if (int_div) {
     int seen = 0;
@@ -511,12 +509,9 @@ void copy(const View& in, const View& out) {
       default: launch_1d(copy_bits_kernel<u64>, n, w, n); break;
     }
   } else {
-    switch (in.dtype) {
-      case DType::f32: launch_1d(convert_kernel<float>, n, w, n, out.dtype); break;
-      case DType::f64: launch_1d(convert_kernel<double>, n, w, n, out.dtype); break;
-      case DType::i64: launch_1d(convert_kernel<i64>, n, w, n, out.dtype); break;
-      case DType::u8: launch_1d(convert_kernel<u8>, n, w, n, out.dtype); break;
-    }
+    visit_dtype(in.dtype, [&](auto tag) {
+      launch_1d(convert_kernel<typename decltype(tag)::type>, n, w, n, out.dtype);
+    });
   }
   ditto::gpu::device_synchronize();
 }

@@ -17,6 +17,7 @@
 #include <type_traits>
 
 #include "core/error.h"
+#include "kernels/common/dtype_visit.h"
 #include "kernels/common/philox.h"
 #include "kernels/common/random_args.h"
 #include "kernels/cuda/gpu_common.cuh"
@@ -126,12 +127,11 @@ void random_fill(RandomDist dist, const View& out, std::uint64_t seed, std::uint
                  double a, double b) {
   using namespace random_detail;
   random_args::check_output(dist, out);
-  switch (out.dtype) {
-    case DType::f32: launch_fill<float>(dist, out, seed, offset, a, b); return;
-    case DType::f64: launch_fill<double>(dist, out, seed, offset, a, b); return;
-    case DType::i64: launch_fill<std::int64_t>(dist, out, seed, offset, a, b); return;
-    case DType::u8: break;  // rejected by check_output
-  }
+  visit_dtype(out.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (!std::is_same_v<T, std::uint8_t>)  // u8: rejected by check_output
+      launch_fill<T>(dist, out, seed, offset, a, b);
+  });
 }
 
 }  // namespace ditto::kernels::DITTO_GPU_NS

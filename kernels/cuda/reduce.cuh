@@ -37,6 +37,7 @@
 
 #include "core/error.h"
 #include "core/mode.h"
+#include "kernels/common/dtype_visit.h"
 #include "kernels/common/reduce_args.h"
 #include "kernels/cpu/canonical_sum.h"
 #include "kernels/reduce.h"
@@ -394,44 +395,28 @@ void reduce(ReduceOp op, Mode mode, const View& in, int n_kept, const View& out)
   if (g.K == 0) return;
   if (g.n == 0) {
     reduce_args::check_empty_range(op, in, n_kept);
-    switch (ot) {
-      case DType::f32: fill_zero<float>(g, out.data); break;
-      case DType::f64: fill_zero<double>(g, out.data); break;
-      case DType::i64: fill_zero<std::int64_t>(g, out.data); break;
-      case DType::u8: fill_zero<std::uint8_t>(g, out.data); break;
-    }
+    visit_dtype(ot, [&](auto tag) { fill_zero<typename decltype(tag)::type>(g, out.data); });
     return;
   }
   const void* x = in.data;
-  if (op == ReduceOp::sum) {
-    switch (it) {
-      case DType::f32:
+  visit_dtype(it, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if (op == ReduceOp::sum) {
+      if constexpr (std::is_floating_point_v<T>) {
         if (mode == Mode::Fast) {
-          run_fast_sum<float>(g, x, out.data);
+          run_fast_sum<T>(g, x, out.data);
         } else {
-          run_canon<CanonPol<float, cpu::CanonSum>>(g, x, out.data, 0.0f);
+          run_canon<CanonPol<T, cpu::CanonSum>>(g, x, out.data, T(0));
         }
-        return;
-      case DType::f64:
-        if (mode == Mode::Fast) {
-          run_fast_sum<double>(g, x, out.data);
-        } else {
-          run_canon<CanonPol<double, cpu::CanonSum>>(g, x, out.data, 0.0);
-        }
-        return;
-      case DType::i64: run_canon<IntSumPol<std::int64_t>>(g, x, out.data, 0); return;
-      case DType::u8: run_canon<IntSumPol<std::uint8_t>>(g, x, out.data, 0); return;
+      } else {
+        run_canon<IntSumPol<T>>(g, x, out.data, 0);
+      }
+      return;
     }
-    return;
-  }
-  // max/min/argmax/argmin: order-independent up to the sign of zero (and which NaN), which the
-  // canonical tree fixes, so Fast mode runs the deterministic kernels too (as on the CPU).
-  switch (it) {
-    case DType::f32: run_compare<float>(op, g, x, out.data); return;
-    case DType::f64: run_compare<double>(op, g, x, out.data); return;
-    case DType::i64: run_compare<std::int64_t>(op, g, x, out.data); return;
-    case DType::u8: run_compare<std::uint8_t>(op, g, x, out.data); return;
-  }
+    // max/min/argmax/argmin: order-independent up to the sign of zero (and which NaN), which the
+    // canonical tree fixes, so Fast mode runs the deterministic kernels too (as on the CPU).
+    run_compare<T>(op, g, x, out.data);
+  });
 }
 
 }  // namespace ditto::kernels::DITTO_GPU_NS
