@@ -20,6 +20,14 @@ std::string concat(const Args&... args) {
   return os.str();
 }
 [[noreturn]] void throw_error(const char* file, int line, const std::string& msg);
+
+/// A value from a file or the command line as echoed in a message: itself when at most 40
+/// characters, else its first 20 and "...(N characters)" (a 100,000-digit number must not flood
+/// the terminal).
+inline std::string abbreviate(const std::string& v) {
+  if (v.size() <= 40) return v;
+  return v.substr(0, 20) + "...(" + std::to_string(v.size()) + " characters)";
+}
 }  // namespace detail
 
 }  // namespace ditto

@@ -210,7 +210,7 @@ void check_fill_value(double v, DType t, const Tensor& dst) {
     case DType::f64: break;
     // below FLT_MAX + half an ulp: rounds to a finite float
     case DType::f32: ok = !std::isfinite(v) || std::fabs(v) < 0x1.ffffffp127; break;
-    case DType::i64: ok = std::isfinite(v) && v >= -9.2233720368547758e18 && v < 9.2233720368547758e18; break;
+    case DType::i64: ok = std::isfinite(v) && v >= -0x1p63 && v < 0x1p63; break;
     case DType::u8: ok = std::isfinite(v) && v > -1.0 && v < 256.0; break;
   }
   DITTO_CHECK(ok, "fill_: value ", v, " cannot be converted to ", dtype_name(t),

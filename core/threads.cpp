@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <cstdlib>
 #include <thread>
 
@@ -25,7 +24,6 @@ int initial_threads() {
     // strtol, not atoi: "4294967297" must not wrap to 1. Out-of-range values are clamped to the
     // cap below (an environment variable cannot be refused with an exception at load time).
     char* end = nullptr;
-    errno = 0;
     const long n = std::strtol(env, &end, 10);
     if (end != env && n >= 1) return static_cast<int>(std::min<long>(n, max_num_threads()));
   }

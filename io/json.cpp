@@ -311,12 +311,8 @@ Value parse(std::string_view text, const std::string& what, int max_depth) {
 std::uint64_t to_u64(const Value& v, const std::string& what) {
   DITTO_CHECK(v.kind == Value::Kind::number, what, ": expected a non-negative integer, found a ",
               kind_name(v.kind));
-  // A number from a file is echoed at most 40 characters long (a 100,000-digit one would flood
-  // the terminal): the length is stated instead.
-  const std::string t_full = v.text;
-  const std::string t = t_full.size() <= 40 ? t_full
-                                            : t_full.substr(0, 20) + "...(" +
-                                                  std::to_string(t_full.size()) + " characters)";
+  const std::string& t_full = v.text;
+  const std::string t = ditto::detail::abbreviate(t_full);  // as echoed in messages
   DITTO_CHECK(t.empty() || t[0] != '-', what, ": negative value ", t);
   std::uint64_t r = 0;
   for (char c : t_full) {

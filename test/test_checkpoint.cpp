@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "test/fixtures/bits.h"
+#include "test/fixtures/temp_dir.h"
 #include "test/fixtures/errors.h"
 #include "ditto/ditto.h"
 #include "io/checkpoint.h"
@@ -180,26 +181,10 @@ void check_equal(const io::Checkpoint& a, const io::Checkpoint& b) {
 }
 
 using ditto::test_fixtures::error_of;  // test/fixtures/errors.h
+using ditto::test_fixtures::TempDir;   // test/fixtures/temp_dir.h
+using ditto::test_fixtures::write_raw;
 
-/// A scratch directory, removed with its contents at the end of the test.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/ditto_ckpt_test_XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
-void write_raw(const std::string& path, const Bytes& b) {
-  std::ofstream f(path, std::ios::binary);
-  f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-}
 
 /// A small checkpoint with every kind of record (a few hundred bytes).
 io::Checkpoint small_checkpoint() {

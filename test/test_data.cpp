@@ -18,6 +18,7 @@
 // philox.h first: its unqualified sqrt must not see ditto::sqrt(const Tensor&) from ditto.h.
 #include "test/fixtures/bits.h"
 #include "test/fixtures/errors.h"
+#include "test/fixtures/temp_dir.h"
 #include "kernels/common/philox.h"
 #include "ditto/ditto.h"
 #include "nn/data.h"
@@ -31,6 +32,8 @@ namespace {
 using ditto::test_fixtures::same_bits;  // test/fixtures/bits.h
 
 using ditto::test_fixtures::error_of;  // test/fixtures/errors.h
+using ditto::test_fixtures::TempDir;   // test/fixtures/temp_dir.h
+using ditto::test_fixtures::write_raw;
 
 
 // An IDX buffer: 0 0 type ndims, big-endian sizes, payload.
@@ -55,27 +58,7 @@ std::vector<std::uint8_t> iota_bytes(std::size_t n) {
 
 Tensor parse(const std::vector<std::uint8_t>& b) { return parse_idx(b.data(), b.size(), "buf"); }
 
-// A fresh scratch directory, removed at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("ditto_test_data_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
-void write_raw(const std::string& path, const std::vector<std::uint8_t>& b) {
-  std::ofstream f(path, std::ios::binary);
-  f.write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
-}
 
 void write_gz(const std::string& path, const std::vector<std::uint8_t>& b) {
   gzFile g = gzopen(path.c_str(), "wb");

@@ -25,14 +25,11 @@ using ditto::test_fixtures::error_of;
 using ditto::test_fixtures::register_child;
 using ditto::test_fixtures::run_child;
 using ditto::test_fixtures::TempDir;
+using ditto::test_fixtures::write_raw;
 using Bytes = std::vector<std::uint8_t>;
 
 namespace {
 
-void write_raw(const std::string& path, const Bytes& b) {
-  std::ofstream f(path, std::ios::binary);
-  f.write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
-}
 
 Bytes read_raw(const std::string& path) {
   std::ifstream f(path, std::ios::binary);

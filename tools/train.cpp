@@ -55,7 +55,6 @@ constexpr int kUsageError = 2;
 constexpr int kSignalExitBase = 128;
 // The largest count any flag takes (steps, epochs, limits, batch size): 2^53 = io::kMaxStep.
 constexpr std::int64_t kMaxCount = std::int64_t{1} << 53;
-constexpr std::int64_t kEvalBatch = 1000;
 
 /// A usage error: printed with a pointer to --help, exit status 2.
 struct UsageError : std::runtime_error {
@@ -136,16 +135,7 @@ struct TrainFlags {
   std::int64_t interrupt_after = 0;  // 0 = never
   bool help = false;
   std::vector<std::string> replay;  // the flags as given, minus --resume, for the resume hint
-
-  double effective_lr() const { return lr ? *lr : (optimizer == "sgd" ? 0.05 : 1e-3); }
 };
-
-/// A flag value as echoed in messages: at most 40 characters (a 100,000-digit argument is not
-/// printed whole).
-std::string clip(std::string_view v) {
-  if (v.size() <= 40) return std::string(v);
-  return std::string(v.substr(0, 20)) + "...(" + std::to_string(v.size()) + " characters)";
-}
 
 /// An integer flag in [min, max]. Range-checked in int64 before any narrowing, so no value wraps
 /// ("--threads 4294967297" is refused, not read as 1).
@@ -155,18 +145,18 @@ std::int64_t parse_int(std::string_view flag, std::string_view v, std::int64_t m
   const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
   if (ec == std::errc::result_out_of_range) {
     throw UsageError(std::string(flag) + " must be in [" + std::to_string(min) + ", " +
-                     std::to_string(max) + "], got " + clip(v));
+                     std::to_string(max) + "], got " + detail::abbreviate(std::string(v)));
   }
   if (ec != std::errc() || end != v.data() + v.size() || v.empty()) {
-    throw UsageError(std::string(flag) + " expects an integer, got '" + clip(v) + "'");
+    throw UsageError(std::string(flag) + " expects an integer, got '" + detail::abbreviate(std::string(v)) + "'");
   }
   if (x < min) {
     throw UsageError(std::string(flag) + " must be >= " + std::to_string(min) + ", got " +
-                     clip(v));
+                     detail::abbreviate(std::string(v)));
   }
   if (x > max) {
     throw UsageError(std::string(flag) + " must be <= " + std::to_string(max) + ", got " +
-                     clip(v));
+                     detail::abbreviate(std::string(v)));
   }
   return x;
 }
@@ -176,7 +166,7 @@ double parse_double(std::string_view flag, std::string_view v) {
   char* end = nullptr;
   const double x = std::strtod(s.c_str(), &end);
   if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(x)) {
-    throw UsageError(std::string(flag) + " expects a finite number, got '" + clip(s) + "'");
+    throw UsageError(std::string(flag) + " expects a finite number, got '" + detail::abbreviate(s) + "'");
   }
   return x;
 }
@@ -263,7 +253,7 @@ TrainFlags parse_flags(std::span<char* const> args) {
       f.interrupt_after = parse_int(arg, value(), 1);
       continue;  // a test hook, not part of the run's configuration
     } else {
-      throw UsageError("unknown flag '" + clip(args[i]) + "'");
+      throw UsageError("unknown flag '" + detail::abbreviate(args[i]) + "'");
     }
     for (std::size_t j = first; j <= i; ++j) f.replay.emplace_back(args[j]);
   }
@@ -288,12 +278,13 @@ std::string fmt_double(double x) {
 }
 
 /// The flags that determine the trained bits, saved as checkpoint metadata (and compared with
-/// the flags of a resumed run).
-std::map<std::string, std::string> run_metadata(const TrainFlags& f) {
+/// the flags of a resumed run). `lr`: the effective learning rate (TrainerConfig's default when
+/// --lr is not given).
+std::map<std::string, std::string> run_metadata(const TrainFlags& f, double lr) {
   return {
       {"model", "FashionCnn: conv1(1->16, 3x3, pad 1) bn1 relu pool(2) drop fc(3136->10)"},
       {"optimizer", f.optimizer},
-      {"lr", fmt_double(f.effective_lr())},
+      {"lr", fmt_double(lr)},
       {"batch_size", std::to_string(f.batch_size)},
       {"dropout", fmt_double(f.dropout)},
       {"augment", f.augment ? "true" : "false"},
@@ -370,8 +361,7 @@ TrainerConfig trainer_config(const TrainFlags& f, Device dev) {
   c.model.dropout = f.dropout;
   c.optimizer = f.optimizer == "sgd" ? TrainerConfig::Optimizer::sgd
                                      : TrainerConfig::Optimizer::adam;
-  c.lr = f.effective_lr();
-  c.momentum = 0.9;
+  c.lr = f.lr.value_or(0.0);  // 0: TrainerConfig's default for the optimizer
   c.batch_size = f.batch_size;
   c.augment = f.augment;
   c.seed = f.seed;
@@ -403,7 +393,8 @@ int run(const TrainFlags& f) {
               << " batches per epoch is more than 2^53 steps (see 'ditto train --help')\n";
     return kUsageError;
   }
-  const std::map<std::string, std::string> meta = run_metadata(f);
+  const double lr = trainer.config().effective_lr();
+  const std::map<std::string, std::string> meta = run_metadata(f, lr);
 
   // The output directory before any training: locked against a second run, cleaned of the
   // temporaries a killed writer left, and proven writable with a test write of the final
@@ -465,7 +456,7 @@ int run(const TrainFlags& f) {
 
   std::cout << "training FashionCnn on Fashion-MNIST (" << train_set.size() << " train, "
             << test_set.size() << " test images): steps " << trainer.global_step() << " -> "
-            << total << ", " << f.optimizer << " lr " << f.effective_lr() << ", batch "
+            << total << ", " << f.optimizer << " lr " << lr << ", batch "
             << f.batch_size << (f.augment ? ", augment" : "") << ", " << mode_name(f.mode) << ", "
             << device_name(dev) << ", " << get_num_threads() << " thread"
             << (get_num_threads() == 1 ? "" : "s") << ", seed " << f.seed << "\n"
@@ -509,7 +500,7 @@ int run(const TrainFlags& f) {
     // The update would have written NaN/inf into every weight: stop loudly (exit 1, no
     // fingerprint) instead of finishing with a meaningless result.
     std::cerr << "ditto train: error: the loss is " << end.loss << " at step " << step + 1
-              << " (lr " << f.effective_lr() << "): training diverged and was stopped before "
+              << " (lr " << lr << "): training diverged and was stopped before "
               << "that update; nothing was saved now (periodic checkpoints in " << f.out
               << " are from before); try a smaller --lr\n";
     return 1;
@@ -535,7 +526,7 @@ int run(const TrainFlags& f) {
   if (stop_requested() && step < total) return stop_with_checkpoint("");
 
   const std::optional<std::int64_t> correct =
-      trainer.count_correct(test_set, [] { return stop_requested(); }, kEvalBatch);
+      trainer.count_correct(test_set, [] { return stop_requested(); });
   if (!correct) return stop_with_checkpoint(" during the final evaluation (training is complete)");
   const double acc = 100.0 * static_cast<double>(*correct) / static_cast<double>(test_set.size());
   char acc_s[32];
