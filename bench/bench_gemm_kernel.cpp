@@ -36,7 +36,7 @@ void run(benchmark::State& state) {
   g.c_rs = n;
   g.c_cs = 1;
   for (auto _ : state) {
-    ditto::kernels::cpu::gemm(g, mode);
+    ditto::kernels::gemm_kernels(ditto::Device::cpu()).gemm(g, mode);
     benchmark::DoNotOptimize(c.data());
     benchmark::ClobberMemory();
   }

@@ -83,7 +83,7 @@ void BM_index_add_cpu(benchmark::State& s) {
   const auto out = p.out_view(), ix = p.index_view(), src = p.src_view();
   const ditto::Mode mode = mode_of(s);
   for (auto _ : s) {
-    ditto::kernels::cpu::index_add(mode, out, ix, src);
+    ditto::kernels::index_kernels(ditto::Device::cpu()).index_add(mode, out, ix, src);
     benchmark::DoNotOptimize(p.out.data());
     benchmark::ClobberMemory();
   }
@@ -98,7 +98,7 @@ void BM_index_add_sim(benchmark::State& s) {
   const auto out = p.out_view(), ix = p.index_view(), src = p.src_view();
   const ditto::Mode mode = mode_of(s);
   for (auto _ : s) {
-    ditto::kernels::sim::index_add(mode, out, ix, src);
+    ditto::kernels::index_kernels(ditto::Device::sim()).index_add(mode, out, ix, src);
     benchmark::DoNotOptimize(p.out.data());
     benchmark::ClobberMemory();
   }

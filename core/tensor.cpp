@@ -9,7 +9,7 @@
 #include "core/ops.h"
 #include "core/ops/op_util.h"
 #include "kernels/device_memory.h"
-#include "kernels/dispatch.h"
+#include "kernels/elementwise.h"
 
 namespace ditto {
 
@@ -163,7 +163,7 @@ Tensor Tensor::to(DType t) const {
   if (dtype() == t) return *this;
   detail::require_kernels(device(), "to");
   Tensor out = empty(shape(), t, device());
-  kernels::copy(device(), make_view(*this, "to"), make_view(out, "to"));
+  kernels::elementwise_kernels(device()).copy(make_view(*this, "to"), make_view(out, "to"));
   if (is_floating(t) && is_floating(dtype()) && autograd::needs_grad({this})) {
     DType src = dtype();
     autograd::record("to", out, {*this}, [src](const Tensor& g) {
@@ -176,7 +176,7 @@ Tensor Tensor::to(DType t) const {
 Tensor Tensor::clone() const {
   detail::require_kernels(device(), "clone");
   Tensor out = empty(shape(), dtype(), device());
-  kernels::copy(device(), make_view(*this, "clone"), make_view(out, "clone"));
+  kernels::elementwise_kernels(device()).copy(make_view(*this, "clone"), make_view(out, "clone"));
   if (autograd::needs_grad({this}))
     autograd::record("clone", out, {*this}, [](const Tensor& g) { return std::vector<Tensor>{g}; });
   return out;
@@ -232,11 +232,11 @@ Tensor& Tensor::copy_(const Tensor& src) {
   if (shares_storage(src) && !(src.offset() == offset() && src.strides() == strides())) {
     Tensor tmp = src.clone().detach();
     s = detail::make_broadcast_view(tmp, shape(), "copy_");
-    kernels::copy(device(), s, d);
+    kernels::elementwise_kernels(device()).copy(s, d);
     impl().storage->bump_version();
     return *this;
   }
-  kernels::copy(device(), s, d);
+  kernels::elementwise_kernels(device()).copy(s, d);
   impl().storage->bump_version();
   return *this;
 }
@@ -245,7 +245,7 @@ Tensor& Tensor::fill_(double value) {
   check_inplace(*this, "fill_");
   detail::require_kernels(device(), "fill_");
   check_fill_value(value, dtype(), *this);
-  kernels::fill(device(), make_view(*this, "fill_"), value);
+  kernels::elementwise_kernels(device()).fill(make_view(*this, "fill_"), value);
   impl().storage->bump_version();
   return *this;
 }

@@ -1,6 +1,8 @@
-// ditto — launch interface of the elementwise kernels (no CUDA types; one implementation per
-// device: kernels/cpu/elementwise.cpp today, kernels/cuda/elementwise.cuh with the sim issue).
+// ditto — the elementwise kernel family (no CUDA types): kernels/cpu/elementwise.cpp and
+// kernels/cuda/elementwise.cuh implement it; the element rules both use are
+// kernels/common/elementwise_rules.h.
 #pragma once
+#include "kernels/kernel_table.h"
 #include "kernels/kernel_types.h"
 
 namespace ditto::kernels {
@@ -23,34 +25,39 @@ struct UnaryParams {
 /// maximum/minimum propagate NaN. Integer div truncates toward zero; i64 division by zero throws.
 enum class BinaryOp : int { add, sub, mul, div, maximum, minimum, eq, ne, lt, le, gt, ge };
 
-namespace cpu {
-void unary(UnaryOp op, const View& in, const View& out, UnaryParams p);
-void binary(BinaryOp op, const View& a, const View& b, const View& out);
-/// out = cond ? a : b. cond is u8; a, b, out share a dtype; all broadcast to out's shape.
-void where(const View& cond, const View& a, const View& b, const View& out);
-/// out = in converted to out.dtype (float→int truncates toward zero; anything→u8 wraps as
-/// C++ unsigned conversion of the i64 value). Shapes equal. Also the plain strided copy.
-void copy(const View& in, const View& out);
-/// Every element of out = value converted to out.dtype.
-void fill(const View& out, double value);
-}  // namespace cpu
+/// The elementwise family: one entry per kernel, implemented by every backend.
+struct ElementwiseKernels {
+  /// out = op(in), rules as listed with UnaryOp.
+  void (*unary)(UnaryOp op, const View& in, const View& out, UnaryParams p);
+  /// out = op(a, b), rules as listed with BinaryOp.
+  void (*binary)(BinaryOp op, const View& a, const View& b, const View& out);
+  /// out = cond ? a : b. cond is u8; a, b, out share a dtype; all broadcast to out's shape.
+  void (*where)(const View& cond, const View& a, const View& b, const View& out);
+  /// out = in converted to out.dtype (float→int truncates toward zero; anything→u8 wraps as
+  /// C++ unsigned conversion of the i64 value). Shapes equal. Also the plain strided copy.
+  void (*copy)(const View& in, const View& out);
+  /// Every element of out = value converted to out.dtype.
+  void (*fill)(const View& out, double value);
+};
 
-// The same launch interface, implemented by the CUDA kernel sources (kernels/cuda/) compiled
-// twice: `sim` by the host compiler against the SIMT simulator (always built), `cuda` by nvcc
-// (only when CUDA kernels are compiled). Semantics and bits are those documented above.
+/// The table for device d (cpu: the level in use). ditto::Error when d has no kernels here.
+const ElementwiseKernels& elementwise_kernels(Device d);
+
+// Each backend's table, filled at the end of its source (kernels/kernel_table.h).
+namespace cpu::v2 {
+extern const ElementwiseKernels elementwise_table;
+}
+namespace cpu::v3 {
+extern const ElementwiseKernels elementwise_table;
+}
+namespace cpu::v4 {
+extern const ElementwiseKernels elementwise_table;
+}
 namespace sim {
-void unary(UnaryOp op, const View& in, const View& out, UnaryParams p);
-void binary(BinaryOp op, const View& a, const View& b, const View& out);
-void where(const View& cond, const View& a, const View& b, const View& out);
-void copy(const View& in, const View& out);
-void fill(const View& out, double value);
-}  // namespace sim
+extern const ElementwiseKernels elementwise_table;
+}
 namespace cuda {
-void unary(UnaryOp op, const View& in, const View& out, UnaryParams p);
-void binary(BinaryOp op, const View& a, const View& b, const View& out);
-void where(const View& cond, const View& a, const View& b, const View& out);
-void copy(const View& in, const View& out);
-void fill(const View& out, double value);
-}  // namespace cuda
+extern const ElementwiseKernels elementwise_table;
+}
 
 }  // namespace ditto::kernels

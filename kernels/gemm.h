@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "core/mode.h"
+#include "kernels/kernel_table.h"
 #include "kernels/kernel_types.h"
 
 namespace ditto::kernels {
@@ -22,20 +23,31 @@ struct GemmArgs {
   std::int64_t c_bs = 0, c_rs = 0, c_cs = 0;
 };
 
-namespace cpu {
-/// Deterministic: the canonical order above, bitwise independent of thread count and blocking.
-/// Fast: Eigen's GEMM (its own blocking and accumulation order), may differ in the last bits.
-void gemm(const GemmArgs& args, Mode mode);
-}  // namespace cpu
+/// The gemm family: one entry per kernel, implemented by every backend.
+struct GemmKernels {
+  /// Deterministic: the canonical order above, bitwise independent of thread count and blocking.
+  /// Fast: Eigen's GEMM (its own blocking and accumulation order), may differ in the last bits.
+  void (*gemm)(const GemmArgs& args, Mode mode);
+};
 
-// The same launch interface, implemented by the CUDA kernel sources (kernels/cuda/) compiled
-// twice: `sim` by the host compiler against the SIMT simulator (always built), `cuda` by nvcc
-// (only when CUDA kernels are compiled). Semantics and bits are those documented above.
+/// The table for device d (cpu: the level in use). ditto::Error when d has no kernels here.
+const GemmKernels& gemm_kernels(Device d);
+
+// Each backend's table, filled at the end of its source (kernels/kernel_table.h).
+namespace cpu::v2 {
+extern const GemmKernels gemm_table;
+}
+namespace cpu::v3 {
+extern const GemmKernels gemm_table;
+}
+namespace cpu::v4 {
+extern const GemmKernels gemm_table;
+}
 namespace sim {
-void gemm(const GemmArgs& args, Mode mode);
-}  // namespace sim
+extern const GemmKernels gemm_table;
+}
 namespace cuda {
-void gemm(const GemmArgs& args, Mode mode);
-}  // namespace cuda
+extern const GemmKernels gemm_table;
+}
 
 }  // namespace ditto::kernels

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "core/mode.h"
+#include "kernels/kernel_table.h"
 #include "kernels/kernel_types.h"
 
 namespace ditto::kernels {
@@ -24,34 +25,43 @@ struct WindowGeom {
   std::int64_t OH = 0, OW = 0;              // window positions
 };
 
-namespace cpu {
-/// cols[c, kh, kw, n, oh, ow] = in[n, c, h, w] (h, w as above) or pad_value outside the image.
-/// `in`: (N, C, H, W), any strides. `cols`: contiguous (C, kH, kW, N, OH, OW), same dtype
-/// (f32, f64). No arithmetic, so both modes give the same bits.
-void im2col(const WindowGeom& g, const View& in, const View& cols, double pad_value);
+/// The window family: one entry per kernel, implemented by every backend.
+struct WindowKernels {
+  /// cols[c, kh, kw, n, oh, ow] = in[n, c, h, w] (h, w as above) or pad_value outside the image.
+  /// `in`: (N, C, H, W), any strides. `cols`: contiguous (C, kH, kW, N, OH, OW), same dtype
+  /// (f32, f64). No arithmetic, so both modes give the same bits.
+  void (*im2col)(const WindowGeom& g, const View& in, const View& cols, double pad_value);
 
-/// The adjoint of im2col: img[n, c, h, w] = the sum of every cols entry that im2col read from
-/// (n, c, h, w); taps that read padding are dropped. `cols`: contiguous (C, kH, kW, N, OH, OW);
-/// `img`: contiguous (N, C, H, W), overwritten.
-///  - Deterministic: a gather. For each (n, c, h, w): acc = +0; for kh ascending, then kw
-///    ascending, for the window position (oh, ow) whose tap (kh, kw) lands on (h, w) (at most
-///    one: oh = (h + pH - kh*dH) / sH when that divides exactly and 0 <= oh < OH, same for ow):
-///    acc = acc + cols[c, kh, kw, n, oh, ow]. img = acc.
-///  - Fast: img = 0, then every cols entry is added to its image position (atomics on GPU) in
-///    whatever order the threads run.
-void col2im(Mode mode, const WindowGeom& g, const View& cols, const View& img);
-}  // namespace cpu
+  /// The adjoint of im2col: img[n, c, h, w] = the sum of every cols entry that im2col read from
+  /// (n, c, h, w); taps that read padding are dropped. `cols`: contiguous (C, kH, kW, N, OH, OW);
+  /// `img`: contiguous (N, C, H, W), overwritten.
+  ///  - Deterministic: a gather. For each (n, c, h, w): acc = +0; for kh ascending, then kw
+  ///    ascending, for the window position (oh, ow) whose tap (kh, kw) lands on (h, w) (at most
+  ///    one: oh = (h + pH - kh*dH) / sH when that divides exactly and 0 <= oh < OH, same for ow):
+  ///    acc = acc + cols[c, kh, kw, n, oh, ow]. img = acc.
+  ///  - Fast: img = 0, then every cols entry is added to its image position (atomics on GPU) in
+  ///    whatever order the threads run.
+  void (*col2im)(Mode mode, const WindowGeom& g, const View& cols, const View& img);
+};
 
-// The same launch interface, implemented by the CUDA kernel sources (kernels/cuda/window.cuh)
-// compiled twice: `sim` by the host compiler against the SIMT simulator (always built), `cuda`
-// by nvcc (only when CUDA kernels are compiled). Semantics and bits are those documented above.
+/// The table for device d (cpu: the level in use). ditto::Error when d has no kernels here.
+const WindowKernels& window_kernels(Device d);
+
+// Each backend's table, filled at the end of its source (kernels/kernel_table.h).
+namespace cpu::v2 {
+extern const WindowKernels window_table;
+}
+namespace cpu::v3 {
+extern const WindowKernels window_table;
+}
+namespace cpu::v4 {
+extern const WindowKernels window_table;
+}
 namespace sim {
-void im2col(const WindowGeom& g, const View& in, const View& cols, double pad_value);
-void col2im(Mode mode, const WindowGeom& g, const View& cols, const View& img);
-}  // namespace sim
+extern const WindowKernels window_table;
+}
 namespace cuda {
-void im2col(const WindowGeom& g, const View& in, const View& cols, double pad_value);
-void col2im(Mode mode, const WindowGeom& g, const View& cols, const View& img);
-}  // namespace cuda
+extern const WindowKernels window_table;
+}
 
 }  // namespace ditto::kernels

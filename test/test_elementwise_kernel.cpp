@@ -29,7 +29,6 @@ using ditto::kernels::BinaryOp;
 using ditto::kernels::UnaryOp;
 using ditto::kernels::UnaryParams;
 using ditto::kernels::View;
-namespace cpu = ditto::kernels::cpu;
 using namespace ditto::test_fixtures;  // test/fixtures/views.h
 using u64 = std::uint64_t;
 using u8 = std::uint8_t;
@@ -411,7 +410,7 @@ void check_unary(UnaryOp op, DType t, UnaryParams p, const Shape& shape, LayoutC
       check_case(
           what, shape, {t}, {lc.in}, t, lc.out,
           [&](const std::vector<const View*>& in, const View& out) {
-            cpu::unary(op, *in[0], out, p);
+            ditto::kernels::elementwise_kernels(ditto::Device::cpu()).unary(op, *in[0], out, p);
           },
           [&](const unsigned char* const* in, unsigned char* out) {
             store<T>(out, ref_unary<T>(op, load<T>(in[0]), p));
@@ -459,7 +458,7 @@ TEST_CASE("elementwise kernel: unary ops in place (out aliases in)") {
       fill_random(x, g);
       std::vector<float> before(static_cast<std::size_t>(x.numel()));
       for (i64 i = 0; i < x.numel(); ++i) before[i] = load<float>(x.at(i));
-      cpu::unary(UnaryOp::tanh, x.v, x.v, {});
+      ditto::kernels::elementwise_kernels(ditto::Device::cpu()).unary(UnaryOp::tanh, x.v, x.v, {});
       i64 bad = 0;
       for (i64 i = 0; i < x.numel(); ++i) {
         const float e = ditto::dmath::tanh(before[i]), got = load<float>(x.at(i));
@@ -508,7 +507,7 @@ void check_binary(BinaryOp op, DType t, const Shape& shape, BinaryLayouts bl, st
     check_case(
         what, shape, {t, t}, {bl.a, bl.b}, out_t, bl.out,
         [&](const std::vector<const View*>& in, const View& out) {
-          cpu::binary(op, *in[0], *in[1], out);
+          ditto::kernels::elementwise_kernels(ditto::Device::cpu()).binary(op, *in[0], *in[1], out);
         },
         [&](const unsigned char* const* in, unsigned char* out) {
           const T a = load<T>(in[0]), b = load<T>(in[1]);
@@ -558,7 +557,8 @@ TEST_CASE("elementwise kernel: where selects bits") {
               std::string("where ") + std::string(ditto::dtype_name(t)), s, {DType::u8, t, t},
               {l[0], l[1], l[2]}, t, l[3],
               [&](const std::vector<const View*>& in, const View& out) {
-                cpu::where(*in[0], *in[1], *in[2], out);
+                ditto::kernels::elementwise_kernels(ditto::Device::cpu())
+                    .where(*in[0], *in[1], *in[2], out);
               },
               [&](const unsigned char* const* in, unsigned char* out) {
                 std::memcpy(out, *in[0] ? in[1] : in[2], es);
@@ -594,7 +594,7 @@ TEST_CASE("elementwise kernel: copy converts between all dtypes") {
                         std::string(ditto::dtype_name(to)) + " in " + layout_name(lc.in),
                     s, {from}, {lc.in}, to, lc.out,
                     [&](const std::vector<const View*>& in, const View& out) {
-                      cpu::copy(*in[0], out);
+                      ditto::kernels::elementwise_kernels(ditto::Device::cpu()).copy(*in[0], out);
                     },
                     [&](const unsigned char* const* in, unsigned char* out) {
                       if constexpr (std::is_same_v<F, T>)
@@ -621,7 +621,9 @@ TEST_CASE("elementwise kernel: fill writes the converted value") {
             check_case(
                 "fill " + std::to_string(value) + " " + std::string(ditto::dtype_name(t)), s, {},
                 {}, t, l,
-                [&](const std::vector<const View*>&, const View& out) { cpu::fill(out, value); },
+                [&](const std::vector<const View*>&, const View& out) {
+                  ditto::kernels::elementwise_kernels(ditto::Device::cpu()).fill(out, value);
+                },
                 [&](const unsigned char* const*, unsigned char* out) {
                   store<T>(out, ref_convert<T>(value));
                 },
@@ -659,24 +661,31 @@ TEST_CASE("elementwise kernel: bits do not depend on the thread count (1, 2, 3)"
     for (DType t : {DType::f32, DType::f64})
       sweep("unary " + std::to_string(static_cast<int>(op)), {t}, {Layout::transposed}, t,
             Layout::contiguous, [op](const std::vector<const View*>& in, const View& out) {
-              cpu::unary(op, *in[0], out, {2.5, 3.0});
+              ditto::kernels::elementwise_kernels(ditto::Device::cpu())
+                  .unary(op, *in[0], out, {2.5, 3.0});
             });
   for (BinaryOp op : {BinaryOp::add, BinaryOp::div, BinaryOp::maximum, BinaryOp::lt})
     for (DType t : {DType::f32, DType::f64})
       sweep("binary " + std::to_string(static_cast<int>(op)), {t, t},
             {Layout::contiguous, Layout::broadcast}, is_comparison(op) ? DType::u8 : t,
             Layout::padded, [op](const std::vector<const View*>& in, const View& out) {
-              cpu::binary(op, *in[0], *in[1], out);
+              ditto::kernels::elementwise_kernels(ditto::Device::cpu())
+                  .binary(op, *in[0], *in[1], out);
             });
   sweep("where", {DType::u8, DType::f32, DType::f32},
         {Layout::contiguous, Layout::transposed, Layout::broadcast}, DType::f32, Layout::contiguous,
         [](const std::vector<const View*>& in, const View& out) {
-          cpu::where(*in[0], *in[1], *in[2], out);
+          ditto::kernels::elementwise_kernels(ditto::Device::cpu())
+              .where(*in[0], *in[1], *in[2], out);
         });
   sweep("copy f64->i64", {DType::f64}, {Layout::flipped}, DType::i64, Layout::transposed,
-        [](const std::vector<const View*>& in, const View& out) { cpu::copy(*in[0], out); });
+        [](const std::vector<const View*>& in, const View& out) {
+          ditto::kernels::elementwise_kernels(ditto::Device::cpu()).copy(*in[0], out);
+        });
   sweep("fill", {}, {}, DType::f32, Layout::padded,
-        [](const std::vector<const View*>&, const View& out) { cpu::fill(out, -2.5); });
+        [](const std::vector<const View*>&, const View& out) {
+          ditto::kernels::elementwise_kernels(ditto::Device::cpu()).fill(out, -2.5);
+        });
 }
 
 // ---- specific rules ------------------------------------------------------------------------
@@ -684,14 +693,15 @@ TEST_CASE("elementwise kernel: bits do not depend on the thread count (1, 2, 3)"
 template <class T>
 std::vector<T> unary_vec(UnaryOp op, std::vector<T> x, UnaryParams p = {}) {
   std::vector<T> y(x.size());
-  cpu::unary(op, view_of(x), view_of(y), p);
+  ditto::kernels::elementwise_kernels(ditto::Device::cpu()).unary(op, view_of(x), view_of(y), p);
   return y;
 }
 
 template <class T, class O = T>
 std::vector<O> binary_vec(BinaryOp op, std::vector<T> a, std::vector<T> b) {
   std::vector<O> y(a.size());
-  cpu::binary(op, view_of(a), view_of(b), view_of(y));
+  ditto::kernels::elementwise_kernels(ditto::Device::cpu())
+      .binary(op, view_of(a), view_of(b), view_of(y));
   return y;
 }
 
@@ -702,7 +712,7 @@ To copy_one(From x) {
   std::vector<To> out(1);
   View vi = view_of(in), vo = view_of(out);
   vi.ndim = vo.ndim = 0;
-  cpu::copy(vi, vo);
+  ditto::kernels::elementwise_kernels(ditto::Device::cpu()).copy(vi, vo);
   return out[0];
 }
 
@@ -844,21 +854,42 @@ TEST_CASE("elementwise kernel: bad arguments throw ditto::Error") {
   f24.shape[1] = 4;
   f24.strides[0] = 4;
   f24.strides[1] = 1;
-  CHECK_THROWS_AS(cpu::unary(UnaryOp::exp, i, i, {}), ditto::Error);
-  CHECK_THROWS_AS(cpu::unary(UnaryOp::neg, u, u, {}), ditto::Error);
-  CHECK_THROWS_AS(cpu::unary(UnaryOp::neg, f8, i, {}), ditto::Error);
-  CHECK_THROWS_AS(cpu::unary(UnaryOp::neg, f8, f24, {}), ditto::Error);
-  CHECK_THROWS_AS(cpu::binary(BinaryOp::sub, u, u, u), ditto::Error);
-  CHECK_THROWS_AS(cpu::binary(BinaryOp::div, u, u, u), ditto::Error);
-  CHECK_THROWS_AS(cpu::binary(BinaryOp::add, f8, i, f8), ditto::Error);
-  CHECK_THROWS_AS(cpu::binary(BinaryOp::lt, f8, f8, f8), ditto::Error);  // output must be u8
-  CHECK_THROWS_AS(cpu::binary(BinaryOp::add, f8, f24, f8), ditto::Error);
-  CHECK_THROWS_AS(cpu::where(f8, f8, f8, f8), ditto::Error);  // condition must be u8
-  CHECK_THROWS_AS(cpu::where(u, i, f8, f8), ditto::Error);
-  CHECK_THROWS_AS(cpu::copy(f8, f24), ditto::Error);
+  CHECK_THROWS_AS(
+      ditto::kernels::elementwise_kernels(ditto::Device::cpu()).unary(UnaryOp::exp, i, i, {}),
+      ditto::Error);
+  CHECK_THROWS_AS(
+      ditto::kernels::elementwise_kernels(ditto::Device::cpu()).unary(UnaryOp::neg, u, u, {}),
+      ditto::Error);
+  CHECK_THROWS_AS(
+      ditto::kernels::elementwise_kernels(ditto::Device::cpu()).unary(UnaryOp::neg, f8, i, {}),
+      ditto::Error);
+  CHECK_THROWS_AS(
+      ditto::kernels::elementwise_kernels(ditto::Device::cpu()).unary(UnaryOp::neg, f8, f24, {}),
+      ditto::Error);
+  CHECK_THROWS_AS(
+      ditto::kernels::elementwise_kernels(ditto::Device::cpu()).binary(BinaryOp::sub, u, u, u),
+      ditto::Error);
+  CHECK_THROWS_AS(
+      ditto::kernels::elementwise_kernels(ditto::Device::cpu()).binary(BinaryOp::div, u, u, u),
+      ditto::Error);
+  CHECK_THROWS_AS(
+      ditto::kernels::elementwise_kernels(ditto::Device::cpu()).binary(BinaryOp::add, f8, i, f8),
+      ditto::Error);
+  CHECK_THROWS_AS(
+      ditto::kernels::elementwise_kernels(ditto::Device::cpu()).binary(BinaryOp::lt, f8, f8, f8),
+      ditto::Error);  // output must be u8
+  CHECK_THROWS_AS(
+      ditto::kernels::elementwise_kernels(ditto::Device::cpu()).binary(BinaryOp::add, f8, f24, f8),
+      ditto::Error);
+  CHECK_THROWS_AS(ditto::kernels::elementwise_kernels(ditto::Device::cpu()).where(f8, f8, f8, f8),
+                  ditto::Error);  // condition must be u8
+  CHECK_THROWS_AS(ditto::kernels::elementwise_kernels(ditto::Device::cpu()).where(u, i, f8, f8),
+                  ditto::Error);
+  CHECK_THROWS_AS(ditto::kernels::elementwise_kernels(ditto::Device::cpu()).copy(f8, f24),
+                  ditto::Error);
   std::string msg;
   try {
-    cpu::binary(BinaryOp::add, f8, f24, f8);
+    ditto::kernels::elementwise_kernels(ditto::Device::cpu()).binary(BinaryOp::add, f8, f24, f8);
   } catch (const ditto::Error& e) {
     msg = e.what();
   }

@@ -32,7 +32,8 @@ struct Problem : GemmProblem<T> {
   using GemmProblem<T>::GemmProblem;
 
   std::vector<T> run(Mode mode) {
-    return this->run_with([mode](GemmArgs& g) { ditto::kernels::cpu::gemm(g, mode); });
+    return this->run_with(
+        [mode](GemmArgs& g) { ditto::kernels::gemm_kernels(ditto::Device::cpu()).gemm(g, mode); });
   }
 };
 
@@ -191,7 +192,7 @@ TEST_CASE("gemm kernel: signed zeros follow the naive loop (acc starts at +0)") 
   g.C = c.data();
   g.c_rs = 1;
   g.c_cs = 1;
-  ditto::kernels::cpu::gemm(g, Mode::Deterministic);
+  ditto::kernels::gemm_kernels(ditto::Device::cpu()).gemm(g, Mode::Deterministic);
   CHECK(c[0] == 0.0f);
   CHECK_FALSE(std::signbit(c[0]));
 }
@@ -225,7 +226,7 @@ TEST_CASE("gemm kernel: empty sizes") {
       g.C = c.data();
       g.c_rs = 4;
       g.c_cs = 1;
-      ditto::kernels::cpu::gemm(g, mode);
+      ditto::kernels::gemm_kernels(ditto::Device::cpu()).gemm(g, mode);
       CHECK(c == std::vector<float>(16, 5.0f));
     }
   }
@@ -246,8 +247,10 @@ TEST_CASE("gemm kernel: bad dtype throws ditto::Error") {
   g.c_cs = 1;
   for (DType t : {DType::i64, DType::u8}) {
     g.dtype = t;
-    CHECK_THROWS_AS(ditto::kernels::cpu::gemm(g, Mode::Deterministic), ditto::Error);
-    CHECK_THROWS_AS(ditto::kernels::cpu::gemm(g, Mode::Fast), ditto::Error);
+    CHECK_THROWS_AS(ditto::kernels::gemm_kernels(ditto::Device::cpu()).gemm(g, Mode::Deterministic),
+                    ditto::Error);
+    CHECK_THROWS_AS(ditto::kernels::gemm_kernels(ditto::Device::cpu()).gemm(g, Mode::Fast),
+                    ditto::Error);
   }
   CHECK(c == std::vector<std::int64_t>(4, 0));
 }

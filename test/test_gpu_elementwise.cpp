@@ -42,8 +42,6 @@ using ditto::sim::Schedule;
 using ditto::sim::ScheduleGuard;
 using namespace ditto::test_fixtures;  // test/fixtures/views.h
 using u64 = std::uint64_t;
-namespace cpu = ditto::kernels::cpu;
-namespace sim = ditto::kernels::sim;
 
 constexpr DType kAll[] = {DType::f32, DType::f64, DType::i64, DType::u8};
 
@@ -323,7 +321,8 @@ void check_unary(UnaryOp op, DType t, UnaryParams p, bool big, std::uint64_t see
          " geometry ", geo.name);
     Operand in = make_input(t, geo.in0, g);
     check_op(t, geo.out, !exact_unary(op), next_config(), [&](bool s, const View& out) {
-      s ? sim::unary(op, in.v, out, p) : cpu::unary(op, in.v, out, p);
+      s ? ditto::kernels::elementwise_kernels(ditto::Device::sim()).unary(op, in.v, out, p)
+        : ditto::kernels::elementwise_kernels(ditto::Device::cpu()).unary(op, in.v, out, p);
     });
   }
 }
@@ -344,7 +343,8 @@ void check_binary(BinaryOp op, DType t, bool big, std::uint64_t seed) {
     Operand a = make_input(t, geo.in0, g), b = make_input(t, geo.in1, g);
     if (op == BinaryOp::div && t == DType::i64) avoid_zero<i64>(b);
     check_op(out_t, geo.out, !exact_binary(op), next_config(), [&](bool s, const View& out) {
-      s ? sim::binary(op, a.v, b.v, out) : cpu::binary(op, a.v, b.v, out);
+      s ? ditto::kernels::elementwise_kernels(ditto::Device::sim()).binary(op, a.v, b.v, out)
+        : ditto::kernels::elementwise_kernels(ditto::Device::cpu()).binary(op, a.v, b.v, out);
     });
   }
 }
@@ -418,7 +418,8 @@ TEST_CASE("gpu elementwise: where, every dtype") {
       Operand b = make_input(t, bl, g);
       for (std::size_t i = 0; i < c.bytes; ++i) c.data()[i] = g() % 3 == 0 ? 0 : c.data()[i] | 1;
       check_op(t, geo.out, false, next_config(), [&](bool s, const View& out) {
-        s ? sim::where(c.v, a.v, b.v, out) : cpu::where(c.v, a.v, b.v, out);
+        s ? ditto::kernels::elementwise_kernels(ditto::Device::sim()).where(c.v, a.v, b.v, out)
+          : ditto::kernels::elementwise_kernels(ditto::Device::cpu()).where(c.v, a.v, b.v, out);
       });
     }
   }
@@ -434,8 +435,10 @@ TEST_CASE("gpu elementwise: copy between every dtype pair") {
              geo.name);
         Operand in = make_input(from, geo.in0, g);
         // Same dtype moves bits (NaN payloads kept); a conversion may produce NaN only from NaN.
-        check_op(to, geo.out, from != to, next_config(),
-                 [&](bool s, const View& out) { s ? sim::copy(in.v, out) : cpu::copy(in.v, out); });
+        check_op(to, geo.out, from != to, next_config(), [&](bool s, const View& out) {
+          s ? ditto::kernels::elementwise_kernels(ditto::Device::sim()).copy(in.v, out)
+            : ditto::kernels::elementwise_kernels(ditto::Device::cpu()).copy(in.v, out);
+        });
       }
     }
   }
@@ -449,8 +452,10 @@ TEST_CASE("gpu elementwise: fill converts the value once, every dtype") {
       for (const Geometry& geo : geometries(false)) {
         if (geo.name.rfind("contiguous", 0) == 0 && geo.name != "contiguous 1025") continue;
         INFO("fill ", ditto::dtype_name(t), " value ", v, " geometry ", geo.name);
-        check_op(t, geo.out, false, next_config(),
-                 [&](bool s, const View& out) { s ? sim::fill(out, v) : cpu::fill(out, v); });
+        check_op(t, geo.out, false, next_config(), [&](bool s, const View& out) {
+          s ? ditto::kernels::elementwise_kernels(ditto::Device::sim()).fill(out, v)
+            : ditto::kernels::elementwise_kernels(ditto::Device::cpu()).fill(out, v);
+        });
       }
     }
   }
@@ -464,11 +469,13 @@ TEST_CASE("gpu elementwise: in place (output aliases the input)") {
     Operand xc = x, yc = y;
     xc.v.data = xc.store.data();
     yc.v.data = yc.store.data();
-    cpu::unary(UnaryOp::neg, xc.v, xc.v, {});
-    cpu::binary(BinaryOp::add, xc.v, yc.v, xc.v);
+    ditto::kernels::elementwise_kernels(ditto::Device::cpu()).unary(UnaryOp::neg, xc.v, xc.v, {});
+    ditto::kernels::elementwise_kernels(ditto::Device::cpu())
+        .binary(BinaryOp::add, xc.v, yc.v, xc.v);
     under(kConfigs[3], [&] {
-      sim::unary(UnaryOp::neg, x.v, x.v, {});
-      sim::binary(BinaryOp::add, x.v, y.v, x.v);
+      ditto::kernels::elementwise_kernels(ditto::Device::sim()).unary(UnaryOp::neg, x.v, x.v, {});
+      ditto::kernels::elementwise_kernels(ditto::Device::sim())
+          .binary(BinaryOp::add, x.v, y.v, x.v);
     });
     CHECK(same_result(xc, x, false));
   }
@@ -487,19 +494,24 @@ TEST_CASE("gpu elementwise: bits identical under every schedule and launch confi
       for (UnaryOp op : kUnaryAll) {
         if (t == DType::i64 && !exact_unary(op)) continue;
         check_op(t, geo.out, !exact_unary(op), cfg, [&](bool s, const View& o) {
-          s ? sim::unary(op, a.v, o, {}) : cpu::unary(op, a.v, o, {});
+          s ? ditto::kernels::elementwise_kernels(ditto::Device::sim()).unary(op, a.v, o, {})
+            : ditto::kernels::elementwise_kernels(ditto::Device::cpu()).unary(op, a.v, o, {});
         });
       }
       for (BinaryOp op : kBinaryAll) {
         const DType out_t = static_cast<int>(op) >= 6 ? DType::u8 : t;
         check_op(out_t, geo.out, !exact_binary(op), cfg, [&](bool s, const View& o) {
-          s ? sim::binary(op, a.v, b.v, o) : cpu::binary(op, a.v, b.v, o);
+          s ? ditto::kernels::elementwise_kernels(ditto::Device::sim()).binary(op, a.v, b.v, o)
+            : ditto::kernels::elementwise_kernels(ditto::Device::cpu()).binary(op, a.v, b.v, o);
         });
       }
-      check_op(DType::u8, geo.out, false, cfg,
-               [&](bool s, const View& o) { s ? sim::copy(a.v, o) : cpu::copy(a.v, o); });
+      check_op(DType::u8, geo.out, false, cfg, [&](bool s, const View& o) {
+        s ? ditto::kernels::elementwise_kernels(ditto::Device::sim()).copy(a.v, o)
+          : ditto::kernels::elementwise_kernels(ditto::Device::cpu()).copy(a.v, o);
+      });
       check_op(t, geo.out, false, cfg, [&](bool s, const View& o) {
-        s ? sim::where(c.v, a.v, b.v, o) : cpu::where(c.v, a.v, b.v, o);
+        s ? ditto::kernels::elementwise_kernels(ditto::Device::sim()).where(c.v, a.v, b.v, o)
+          : ditto::kernels::elementwise_kernels(ditto::Device::cpu()).where(c.v, a.v, b.v, o);
       });
     }
   }
@@ -511,7 +523,8 @@ TEST_CASE("gpu elementwise: integer division rules and errors") {
   std::vector<i64> b = {-1, 1, 2, 2, -2, -2, -1, 5, L::min()};
   const std::vector<i64> want = {L::min(), L::min(), 3, -3, -3, 3, -L::max(), 0, 0};
   std::vector<i64> out(a.size(), 99);
-  sim::binary(BinaryOp::div, view_of(a), view_of(b), view_of(out));
+  ditto::kernels::elementwise_kernels(ditto::Device::sim())
+      .binary(BinaryOp::div, view_of(a), view_of(b), view_of(out));
   CHECK(out == want);
 
   // A zero divisor anywhere (here near the end of a larger, transposed problem) throws after the
@@ -524,13 +537,17 @@ TEST_CASE("gpu elementwise: integer division rules and errors") {
   for (const Config& cfg : kConfigs) {
     Operand o = make_output(DType::i64, geo.out);
     under(cfg, [&] {
-      CHECK_THROWS_WITH_AS(sim::binary(BinaryOp::div, x.v, y.v, o.v),
+      CHECK_THROWS_WITH_AS(ditto::kernels::elementwise_kernels(ditto::Device::sim())
+                               .binary(BinaryOp::div, x.v, y.v, o.v),
                            doctest::Contains("integer division by zero"), ditto::Error);
     });
-    CHECK_THROWS_AS(cpu::binary(BinaryOp::div, x.v, y.v, o.v), ditto::Error);
+    CHECK_THROWS_AS(ditto::kernels::elementwise_kernels(ditto::Device::cpu())
+                        .binary(BinaryOp::div, x.v, y.v, o.v),
+                    ditto::Error);
   }
   std::fill(out.begin(), out.end(), 99);
-  sim::binary(BinaryOp::div, view_of(a), view_of(b), view_of(out));
+  ditto::kernels::elementwise_kernels(ditto::Device::sim())
+      .binary(BinaryOp::div, view_of(a), view_of(b), view_of(out));
   CHECK(out == want);
 }
 
@@ -545,23 +562,31 @@ TEST_CASE("gpu elementwise: bad arguments throw like the cpu kernels") {
     r.strides[0] = 1;
     return r;
   };
-  CHECK_THROWS_WITH_AS(sim::unary(UnaryOp::exp, view(DType::i64, 4), view(DType::i64, 4), {}),
+  CHECK_THROWS_WITH_AS(ditto::kernels::elementwise_kernels(ditto::Device::sim())
+                           .unary(UnaryOp::exp, view(DType::i64, 4), view(DType::i64, 4), {}),
                        doctest::Contains("exp: not supported for dtype i64"), ditto::Error);
-  CHECK_THROWS_AS(sim::unary(UnaryOp::neg, view(DType::f32, 4), view(DType::f32, 5), {}),
+  CHECK_THROWS_AS(ditto::kernels::elementwise_kernels(ditto::Device::sim())
+                      .unary(UnaryOp::neg, view(DType::f32, 4), view(DType::f32, 5), {}),
                   ditto::Error);
   CHECK_THROWS_WITH_AS(
-      sim::binary(BinaryOp::sub, view(DType::u8, 4), view(DType::u8, 4), view(DType::u8, 4)),
+      ditto::kernels::elementwise_kernels(ditto::Device::sim())
+          .binary(BinaryOp::sub, view(DType::u8, 4), view(DType::u8, 4), view(DType::u8, 4)),
       doctest::Contains("not supported for u8"), ditto::Error);
   CHECK_THROWS_AS(
-      sim::binary(BinaryOp::lt, view(DType::f32, 4), view(DType::f32, 4), view(DType::f32, 4)),
+      ditto::kernels::elementwise_kernels(ditto::Device::sim())
+          .binary(BinaryOp::lt, view(DType::f32, 4), view(DType::f32, 4), view(DType::f32, 4)),
       ditto::Error);
-  CHECK_THROWS_AS(sim::where(view(DType::f32, 4), view(DType::f32, 4), view(DType::f32, 4),
+  CHECK_THROWS_AS(ditto::kernels::elementwise_kernels(ditto::Device::sim())
+                      .where(view(DType::f32, 4), view(DType::f32, 4), view(DType::f32, 4),
                              view(DType::f32, 4)),
                   ditto::Error);
   View bad = view(DType::f32, 4);
   bad.ndim = ditto::kernels::kMaxDims + 1;
-  CHECK_THROWS_AS(sim::fill(bad, 1.0), ditto::Error);
-  CHECK_THROWS_AS(sim::copy(view(DType::f32, 3), view(DType::i64, 2)), ditto::Error);
+  CHECK_THROWS_AS(ditto::kernels::elementwise_kernels(ditto::Device::sim()).fill(bad, 1.0),
+                  ditto::Error);
+  CHECK_THROWS_AS(ditto::kernels::elementwise_kernels(ditto::Device::sim())
+                      .copy(view(DType::f32, 3), view(DType::i64, 2)),
+                  ditto::Error);
 }
 
 // ---- random fill -----------------------------------------------------------------------------
@@ -578,8 +603,10 @@ void check_random(const RandomCase& rc, u64 seed, u64 offset, const Layout& l, c
   INFO("random dist ", static_cast<int>(rc.dist), " dtype ", ditto::dtype_name(rc.t), " [", rc.a,
        ", ", rc.b, ") seed ", seed, " offset ", offset, " ndim ", l.shape.size());
   check_op(rc.t, l, false, c, [&](bool s, const View& out) {
-    s ? sim::random_fill(rc.dist, out, seed, offset, rc.a, rc.b)
-      : cpu::random_fill(rc.dist, out, seed, offset, rc.a, rc.b);
+    s ? ditto::kernels::random_kernels(ditto::Device::sim())
+            .random_fill(rc.dist, out, seed, offset, rc.a, rc.b)
+      : ditto::kernels::random_kernels(ditto::Device::cpu())
+            .random_fill(rc.dist, out, seed, offset, rc.a, rc.b);
   });
 }
 
@@ -639,8 +666,12 @@ TEST_CASE("gpu random_fill: bad arguments throw like the cpu kernel") {
   v.strides[0] = 4;
   v.strides[1] = 1;
   auto both_throw = [&](RandomDist d, const View& o, double a, double b) {
-    CHECK_THROWS_AS(cpu::random_fill(d, o, 1, 0, a, b), ditto::Error);
-    CHECK_THROWS_AS(sim::random_fill(d, o, 1, 0, a, b), ditto::Error);
+    CHECK_THROWS_AS(
+        ditto::kernels::random_kernels(ditto::Device::cpu()).random_fill(d, o, 1, 0, a, b),
+        ditto::Error);
+    CHECK_THROWS_AS(
+        ditto::kernels::random_kernels(ditto::Device::sim()).random_fill(d, o, 1, 0, a, b),
+        ditto::Error);
   };
   both_throw(RandomDist::uniform, v, 1, 1);
   both_throw(RandomDist::normal, v, 0, -1);

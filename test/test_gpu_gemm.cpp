@@ -38,11 +38,13 @@ struct Problem : GemmProblem<T> {
   using GemmProblem<T>::GemmProblem;
 
   std::vector<T> run_cpu() {
-    return this->run_with(
-        [](GemmArgs& g) { ditto::kernels::cpu::gemm(g, Mode::Deterministic); });
+    return this->run_with([](GemmArgs& g) {
+      ditto::kernels::gemm_kernels(ditto::Device::cpu()).gemm(g, Mode::Deterministic);
+    });
   }
   std::vector<T> run_sim(Mode mode) {
-    return this->run_with([mode](GemmArgs& g) { ditto::kernels::sim::gemm(g, mode); });
+    return this->run_with(
+        [mode](GemmArgs& g) { ditto::kernels::gemm_kernels(ditto::Device::sim()).gemm(g, mode); });
   }
 };
 
@@ -247,7 +249,7 @@ TEST_CASE("gpu gemm: empty sizes") {
       Problem<double> q(e, 4);
       q.c.assign(8, kSentinel);
       q.args.C = q.c.data();
-      ditto::kernels::sim::gemm(q.args, mode);
+      ditto::kernels::gemm_kernels(ditto::Device::sim()).gemm(q.args, mode);
       for (double x : q.c) CHECK(x == kSentinel);
     }
     Problem<double> q(mnk(2, 2, 2), 4);
@@ -260,14 +262,16 @@ TEST_CASE("gpu gemm: empty sizes") {
 TEST_CASE("gpu gemm: bad arguments throw ditto::Error naming gemm") {
   Problem<float> p(mnk(2, 2, 2), 1);
   p.args.dtype = DType::i64;
-  CHECK_THROWS_WITH_AS(ditto::kernels::sim::gemm(p.args, Mode::Deterministic),
-                       doctest::Contains("gemm"), ditto::Error);
-  CHECK_THROWS_WITH_AS(ditto::kernels::sim::gemm(p.args, Mode::Fast), doctest::Contains("i64"),
-                       ditto::Error);
+  CHECK_THROWS_WITH_AS(
+      ditto::kernels::gemm_kernels(ditto::Device::sim()).gemm(p.args, Mode::Deterministic),
+      doctest::Contains("gemm"), ditto::Error);
+  CHECK_THROWS_WITH_AS(ditto::kernels::gemm_kernels(ditto::Device::sim()).gemm(p.args, Mode::Fast),
+                       doctest::Contains("i64"), ditto::Error);
   p.args.dtype = DType::f32;
   p.args.K = -1;
-  CHECK_THROWS_WITH_AS(ditto::kernels::sim::gemm(p.args, Mode::Deterministic),
-                       doctest::Contains("gemm"), ditto::Error);
+  CHECK_THROWS_WITH_AS(
+      ditto::kernels::gemm_kernels(ditto::Device::sim()).gemm(p.args, Mode::Deterministic),
+      doctest::Contains("gemm"), ditto::Error);
 }
 
 }  // namespace

@@ -98,9 +98,9 @@ struct Case {
       s *= o.shape[d];
     }
     if (on_sim) {
-      ditto::kernels::sim::reduce(op, mode, in_view(), n_kept, o);
+      ditto::kernels::reduce_kernels(ditto::Device::sim()).reduce(op, mode, in_view(), n_kept, o);
     } else {
-      ditto::kernels::cpu::reduce(op, mode, in_view(), n_kept, o);
+      ditto::kernels::reduce_kernels(ditto::Device::cpu()).reduce(op, mode, in_view(), n_kept, o);
     }
     return out;
   }
@@ -433,7 +433,8 @@ TEST_CASE("gpu reduce: empty ranges, no outputs, and bad arguments") {
   CHECK_THROWS_AS(c.run<double>(ReduceOp::sum, Mode::Deterministic, true), ditto::Error);
   CHECK_THROWS_AS(c.run<float>(ReduceOp::argmax, Mode::Deterministic, true), ditto::Error);
   View in = c.in_view(), out = in;
-  CHECK_THROWS_AS(ditto::kernels::sim::reduce(ReduceOp::sum, Mode::Deterministic, in, 2, out),
+  CHECK_THROWS_AS(ditto::kernels::reduce_kernels(ditto::Device::sim())
+                      .reduce(ReduceOp::sum, Mode::Deterministic, in, 2, out),
                   ditto::Error);
 }
 

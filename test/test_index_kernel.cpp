@@ -147,16 +147,16 @@ void fill_random(Buf3<T>& b, std::uint64_t seed) {
 
 void run_select(Dev d, const View& in, const View& ix, const View& out) {
   if (d == Dev::cpu) {
-    ditto::kernels::cpu::index_select(in, ix, out);
+    ditto::kernels::index_kernels(ditto::Device::cpu()).index_select(in, ix, out);
   } else {
-    ditto::kernels::sim::index_select(in, ix, out);
+    ditto::kernels::index_kernels(ditto::Device::sim()).index_select(in, ix, out);
   }
 }
 void run_add(Dev d, Mode mode, const View& out, const View& ix, const View& src) {
   if (d == Dev::cpu) {
-    ditto::kernels::cpu::index_add(mode, out, ix, src);
+    ditto::kernels::index_kernels(ditto::Device::cpu()).index_add(mode, out, ix, src);
   } else {
-    ditto::kernels::sim::index_add(mode, out, ix, src);
+    ditto::kernels::index_kernels(ditto::Device::sim()).index_add(mode, out, ix, src);
   }
 }
 
@@ -347,7 +347,8 @@ TEST_CASE("index_select: NaN payloads copied exactly; large parallel gather; emp
   for (int t : {1, 2, 3}) {
     ditto::set_num_threads(t);
     Buf3<double> got = empty_like;
-    ditto::kernels::cpu::index_select(big.view(), bix.view(), got.view());
+    ditto::kernels::index_kernels(ditto::Device::cpu())
+        .index_select(big.view(), bix.view(), got.view());
     CHECK(same_bits(got.mem, want.mem));
   }
   ditto::set_num_threads(saved);
@@ -604,23 +605,45 @@ TEST_CASE("index kernels: out-of-range indices throw ditto::Error (cpu names val
     fill_random(in, 1);
     fill_random(src, 2);
     Index ix({0, 4, bad, 1});
-    expect_error([&] { ditto::kernels::cpu::index_select(in.view(), ix.view(), out.view()); },
-                 "index_select: index " + std::to_string(bad) + " at position 2 is out of range");
+    expect_error(
+        [&] {
+          ditto::kernels::index_kernels(ditto::Device::cpu())
+              .index_select(in.view(), ix.view(), out.view());
+        },
+        "index_select: index " + std::to_string(bad) + " at position 2 is out of range");
     Buf3<float> before = in;
     expect_error(
-        [&] { ditto::kernels::cpu::index_add(Mode::Deterministic, in.view(), ix.view(), src.view()); },
+        [&] {
+          ditto::kernels::index_kernels(ditto::Device::cpu())
+              .index_add(Mode::Deterministic, in.view(), ix.view(), src.view());
+        },
         "index_add: index " + std::to_string(bad) + " at position 2 is out of range [0, 5)");
-    expect_error([&] { ditto::kernels::cpu::index_add(Mode::Fast, in.view(), ix.view(), src.view()); },
-                 "index_add: index");
+    expect_error(
+        [&] {
+          ditto::kernels::index_kernels(ditto::Device::cpu())
+              .index_add(Mode::Fast, in.view(), ix.view(), src.view());
+        },
+        "index_add: index");
     CHECK(same_bits(in.mem, before.mem));  // nothing written before the check
     // sim: a kernel assertion aborts the launch with a ditto::Error.
-    expect_error([&] { ditto::kernels::sim::index_select(in.view(), ix.view(), out.view()); },
-                 "kernel assertion");
     expect_error(
-        [&] { ditto::kernels::sim::index_add(Mode::Deterministic, in.view(), ix.view(), src.view()); },
+        [&] {
+          ditto::kernels::index_kernels(ditto::Device::sim())
+              .index_select(in.view(), ix.view(), out.view());
+        },
         "kernel assertion");
-    expect_error([&] { ditto::kernels::sim::index_add(Mode::Fast, in.view(), ix.view(), src.view()); },
-                 "kernel assertion");
+    expect_error(
+        [&] {
+          ditto::kernels::index_kernels(ditto::Device::sim())
+              .index_add(Mode::Deterministic, in.view(), ix.view(), src.view());
+        },
+        "kernel assertion");
+    expect_error(
+        [&] {
+          ditto::kernels::index_kernels(ditto::Device::sim())
+              .index_add(Mode::Fast, in.view(), ix.view(), src.view());
+        },
+        "kernel assertion");
   }
 }
 

@@ -29,7 +29,6 @@ namespace {
 using ditto::DType;
 using ditto::kernels::RandomDist;
 using ditto::kernels::View;
-namespace cpu = ditto::kernels::cpu;
 namespace philox = ditto::philox;
 using i64 = std::int64_t;
 using u32 = std::uint32_t;
@@ -69,7 +68,8 @@ template <class T>
 std::vector<T> fill_contig(RandomDist dist, DType t, i64 n, u64 seed, u64 offset, double a,
                            double b) {
   std::vector<T> out(static_cast<size_t>(n));
-  cpu::random_fill(dist, make_view(out.data(), t, {n}, {1}), seed, offset, a, b);
+  ditto::kernels::random_kernels(ditto::Device::cpu())
+      .random_fill(dist, make_view(out.data(), t, {n}, {1}), seed, offset, a, b);
   return out;
 }
 
@@ -265,8 +265,9 @@ TEST_CASE("random_fill writes logical element i to its strided position") {
     auto ref = fill_contig<double>(RandomDist::normal, DType::f64, n, seed, offset, 0, 1);
     std::vector<double> buf(n);
     // Storage is (7, 6, 5) row-major: logical [i][j][k] lives at k*30 + j*5 + i.
-    cpu::random_fill(RandomDist::normal, make_view(buf.data(), DType::f64, shape, {1, 5, 30}),
-                     seed, offset, 0, 1);
+    ditto::kernels::random_kernels(ditto::Device::cpu())
+        .random_fill(RandomDist::normal, make_view(buf.data(), DType::f64, shape, {1, 5, 30}), seed,
+                     offset, 0, 1);
     for (i64 i = 0; i < 5; ++i)
       for (i64 j = 0; j < 6; ++j)
         for (i64 k = 0; k < 7; ++k) {
@@ -279,9 +280,10 @@ TEST_CASE("random_fill writes logical element i to its strided position") {
     const i64 rows = 4, cols = 9, pitch = 12;
     auto ref = fill_contig<float>(RandomDist::uniform, DType::f32, rows * cols, seed, offset, 0, 1);
     std::vector<float> buf(rows * pitch, -7.0f);
-    cpu::random_fill(RandomDist::uniform,
-                     make_view(buf.data() + 8, DType::f32, {rows, 1, cols}, {pitch, 555, -1}),
-                     seed, offset, 0, 1);
+    ditto::kernels::random_kernels(ditto::Device::cpu())
+        .random_fill(RandomDist::uniform,
+                     make_view(buf.data() + 8, DType::f32, {rows, 1, cols}, {pitch, 555, -1}), seed,
+                     offset, 0, 1);
     for (i64 r = 0; r < rows; ++r) {
       for (i64 c = 0; c < cols; ++c) {
         const float got = buf[r * pitch + 8 - c], want = ref[r * cols + c];
@@ -292,11 +294,13 @@ TEST_CASE("random_fill writes logical element i to its strided position") {
   }
   SUBCASE("0-d and empty outputs") {
     i64 scalar = -1;
-    cpu::random_fill(RandomDist::randint, make_view(&scalar, DType::i64, {}, {}), seed, offset,
-                     0, 1000);
+    ditto::kernels::random_kernels(ditto::Device::cpu())
+        .random_fill(RandomDist::randint, make_view(&scalar, DType::i64, {}, {}), seed, offset, 0,
+                     1000);
     CHECK(scalar == ref_randint(seed, offset, 0, 1000));
     float untouched = 3.0f;
-    cpu::random_fill(RandomDist::uniform, make_view(&untouched, DType::f32, {4, 0}, {0, 1}), seed,
+    ditto::kernels::random_kernels(ditto::Device::cpu())
+        .random_fill(RandomDist::uniform, make_view(&untouched, DType::f32, {4, 0}, {0, 1}), seed,
                      offset, 0, 1);
     CHECK(untouched == 3.0f);
   }
@@ -326,9 +330,11 @@ TEST_CASE("random_fill bits do not depend on the thread count") {
     for (int threads : {1, 2, 3}) {
       ditto::set_num_threads(threads);
       std::vector<unsigned char> a(bytes), b(bytes);
-      cpu::random_fill(c.dist, make_view(a.data(), c.t, shape, contiguous_strides(shape)), 42,
-                       77, c.a, c.b);
-      cpu::random_fill(c.dist, make_view(b.data(), c.t, shape, tstrides), 42, 77, c.a, c.b);
+      ditto::kernels::random_kernels(ditto::Device::cpu())
+          .random_fill(c.dist, make_view(a.data(), c.t, shape, contiguous_strides(shape)), 42, 77,
+                       c.a, c.b);
+      ditto::kernels::random_kernels(ditto::Device::cpu())
+          .random_fill(c.dist, make_view(b.data(), c.t, shape, tstrides), 42, 77, c.a, c.b);
       contig.push_back(std::move(a));
       strided.push_back(std::move(b));
     }
@@ -538,29 +544,75 @@ TEST_CASE("random_fill rejects invalid arguments with an error naming the op") {
     return "no error";
   };
   using RD = RandomDist;
-  CHECK(msg([&] { cpu::random_fill(RD::uniform, d, 0, 0, 1, 1); }).find("uniform") == 0);
-  CHECK(msg([&] { cpu::random_fill(RD::uniform, d, 0, 0, 2, 1); }).find("uniform") == 0);
-  CHECK(msg([&] { cpu::random_fill(RD::uniform, d, 0, 0, nan, 1); }).find("uniform") == 0);
-  CHECK(msg([&] { cpu::random_fill(RD::uniform, d, 0, 0, 0, inf); }).find("uniform") == 0);
-  CHECK(msg([&] { cpu::random_fill(RD::uniform, f, 0, 0, -3e38, 3e38); }).find("overflows") !=
-        std::string::npos);
-  CHECK(msg([&] { cpu::random_fill(RD::uniform, f, 0, 0, 1, 1 + 1e-12); }).find("empty") !=
-        std::string::npos);
-  CHECK(msg([&] { cpu::random_fill(RD::normal, d, 0, 0, 0, -1); }).find("normal") == 0);
-  CHECK(msg([&] { cpu::random_fill(RD::normal, d, 0, 0, 0, nan); }).find("normal") == 0);
-  CHECK(msg([&] { cpu::random_fill(RD::normal, f, 0, 0, 0, 1e300); }).find("normal") == 0);
-  CHECK(msg([&] { cpu::random_fill(RD::randint, i, 0, 0, 5, 5); }).find("randint") == 0);
-  CHECK(msg([&] { cpu::random_fill(RD::randint, i, 0, 0, 0.5, 5); }).find("randint") == 0);
-  CHECK(msg([&] { cpu::random_fill(RD::randint, i, 0, 0, 0, 1e300); }).find("randint") == 0);
-  CHECK(msg([&] { cpu::random_fill(RD::randint, i, 0, 0, -0x1p63, 0x1p63); }).find("2^64") !=
-        std::string::npos);
-  CHECK(msg([&] { cpu::random_fill(RD::uniform, i, 0, 0, 0, 1); }).find("uniform") == 0);
-  CHECK(msg([&] { cpu::random_fill(RD::normal, i, 0, 0, 0, 1); }).find("normal") == 0);
-  CHECK(msg([&] { cpu::random_fill(RD::randint, u8, 0, 0, 0, 10); }).find("u8") !=
-        std::string::npos);
+  CHECK(msg([&] {
+          ditto::kernels::random_kernels(ditto::Device::cpu())
+              .random_fill(RD::uniform, d, 0, 0, 1, 1);
+        }).find("uniform") == 0);
+  CHECK(msg([&] {
+          ditto::kernels::random_kernels(ditto::Device::cpu())
+              .random_fill(RD::uniform, d, 0, 0, 2, 1);
+        }).find("uniform") == 0);
+  CHECK(msg([&] {
+          ditto::kernels::random_kernels(ditto::Device::cpu())
+              .random_fill(RD::uniform, d, 0, 0, nan, 1);
+        }).find("uniform") == 0);
+  CHECK(msg([&] {
+          ditto::kernels::random_kernels(ditto::Device::cpu())
+              .random_fill(RD::uniform, d, 0, 0, 0, inf);
+        }).find("uniform") == 0);
+  CHECK(msg([&] {
+          ditto::kernels::random_kernels(ditto::Device::cpu())
+              .random_fill(RD::uniform, f, 0, 0, -3e38, 3e38);
+        }).find("overflows") != std::string::npos);
+  CHECK(msg([&] {
+          ditto::kernels::random_kernels(ditto::Device::cpu())
+              .random_fill(RD::uniform, f, 0, 0, 1, 1 + 1e-12);
+        }).find("empty") != std::string::npos);
+  CHECK(msg([&] {
+          ditto::kernels::random_kernels(ditto::Device::cpu())
+              .random_fill(RD::normal, d, 0, 0, 0, -1);
+        }).find("normal") == 0);
+  CHECK(msg([&] {
+          ditto::kernels::random_kernels(ditto::Device::cpu())
+              .random_fill(RD::normal, d, 0, 0, 0, nan);
+        }).find("normal") == 0);
+  CHECK(msg([&] {
+          ditto::kernels::random_kernels(ditto::Device::cpu())
+              .random_fill(RD::normal, f, 0, 0, 0, 1e300);
+        }).find("normal") == 0);
+  CHECK(msg([&] {
+          ditto::kernels::random_kernels(ditto::Device::cpu())
+              .random_fill(RD::randint, i, 0, 0, 5, 5);
+        }).find("randint") == 0);
+  CHECK(msg([&] {
+          ditto::kernels::random_kernels(ditto::Device::cpu())
+              .random_fill(RD::randint, i, 0, 0, 0.5, 5);
+        }).find("randint") == 0);
+  CHECK(msg([&] {
+          ditto::kernels::random_kernels(ditto::Device::cpu())
+              .random_fill(RD::randint, i, 0, 0, 0, 1e300);
+        }).find("randint") == 0);
+  CHECK(msg([&] {
+          ditto::kernels::random_kernels(ditto::Device::cpu())
+              .random_fill(RD::randint, i, 0, 0, -0x1p63, 0x1p63);
+        }).find("2^64") != std::string::npos);
+  CHECK(msg([&] {
+          ditto::kernels::random_kernels(ditto::Device::cpu())
+              .random_fill(RD::uniform, i, 0, 0, 0, 1);
+        }).find("uniform") == 0);
+  CHECK(
+      msg([&] {
+        ditto::kernels::random_kernels(ditto::Device::cpu()).random_fill(RD::normal, i, 0, 0, 0, 1);
+      }).find("normal") == 0);
+  CHECK(msg([&] {
+          ditto::kernels::random_kernels(ditto::Device::cpu())
+              .random_fill(RD::randint, u8, 0, 0, 0, 10);
+        }).find("u8") != std::string::npos);
   const View bcast = make_view(buf.data(), DType::f64, {4, 4}, {0, 1});
-  CHECK(msg([&] { cpu::random_fill(RD::uniform, bcast, 0, 0, 0, 1); }).find("stride 0") !=
-        std::string::npos);
+  CHECK(msg([&] {
+          ditto::kernels::random_kernels(ditto::Device::cpu())
+              .random_fill(RD::uniform, bcast, 0, 0, 0, 1);
+        }).find("stride 0") != std::string::npos);
   // Nothing was written by the failed calls.
   for (double v : buf) CHECK(v == 0.0);
 }
@@ -590,7 +642,7 @@ TEST_CASE("random_uniform_by_thread (cpu): stream t+1 draws, values change with 
     out.ndim = 1;
     out.shape[0] = n;
     out.strides[0] = 1;
-    k::cpu::random_uniform_by_thread(out, 99, 5);
+    k::random_kernels(ditto::Device::cpu()).random_uniform_by_thread(out, 99, 5);
   };
   const int saved = ditto::get_num_threads();
   fill(one, 1);
@@ -621,7 +673,7 @@ TEST_CASE("random_uniform_by_thread (sim): values change with the grid, repeat f
     out.shape[0] = n;
     out.strides[0] = 1;
     k::LaunchOverrideGuard g({blocks, 64});
-    k::sim::random_uniform_by_thread(out, 3, 0);
+    k::random_kernels(ditto::Device::sim()).random_uniform_by_thread(out, 3, 0);
     return v;
   };
   const auto a = run(2), a2 = run(2), b = run(5);

@@ -177,7 +177,8 @@ std::vector<Out> run_kernel(ReduceOp op, Mode mode, const std::vector<In>& data,
   std::vector<Out> buf(static_cast<std::size_t>(std::max<i64>(K, 1) * cs.out_pad), Out(7));
   const View in = make_view(data.data(), dtype_of<In>(), shape, strides);
   const View out = make_view(buf.data(), dtype_of<Out>(), oshape, ostrides);
-  ditto::kernels::cpu::reduce(op, mode, in, static_cast<int>(oshape.size()), out);
+  ditto::kernels::reduce_kernels(ditto::Device::cpu())
+      .reduce(op, mode, in, static_cast<int>(oshape.size()), out);
   std::vector<Out> res(static_cast<std::size_t>(K));
   for (i64 o = 0; o < K; ++o)
     res[static_cast<std::size_t>(o)] = buf[static_cast<std::size_t>(o * cs.out_pad)];
@@ -542,17 +543,21 @@ TEST_CASE("reduce: empty ranges, empty outputs and bad arguments") {
   std::vector<float> x(6, 1.0f);
   std::vector<double> o(2);
   const View in = make_view(x.data(), DType::f32, {2, 3}, {3, 1});
-  CHECK_THROWS_AS(ditto::kernels::cpu::reduce(ReduceOp::sum, Mode::Deterministic, in, 1,
-                                              make_view(o.data(), DType::f64, {2}, {1})),
+  CHECK_THROWS_AS(ditto::kernels::reduce_kernels(ditto::Device::cpu())
+                      .reduce(ReduceOp::sum, Mode::Deterministic, in, 1,
+                              make_view(o.data(), DType::f64, {2}, {1})),
                   ditto::Error);
-  CHECK_THROWS_AS(ditto::kernels::cpu::reduce(ReduceOp::argmax, Mode::Deterministic, in, 1,
-                                              make_view(o.data(), DType::f32, {2}, {1})),
+  CHECK_THROWS_AS(ditto::kernels::reduce_kernels(ditto::Device::cpu())
+                      .reduce(ReduceOp::argmax, Mode::Deterministic, in, 1,
+                              make_view(o.data(), DType::f32, {2}, {1})),
                   ditto::Error);
-  CHECK_THROWS_AS(ditto::kernels::cpu::reduce(ReduceOp::sum, Mode::Deterministic, in, 1,
-                                              make_view(o.data(), DType::f32, {3}, {1})),
+  CHECK_THROWS_AS(ditto::kernels::reduce_kernels(ditto::Device::cpu())
+                      .reduce(ReduceOp::sum, Mode::Deterministic, in, 1,
+                              make_view(o.data(), DType::f32, {3}, {1})),
                   ditto::Error);
-  CHECK_THROWS_AS(ditto::kernels::cpu::reduce(ReduceOp::sum, Mode::Deterministic, in, 3,
-                                              make_view(o.data(), DType::f32, {2}, {1})),
+  CHECK_THROWS_AS(ditto::kernels::reduce_kernels(ditto::Device::cpu())
+                      .reduce(ReduceOp::sum, Mode::Deterministic, in, 3,
+                              make_view(o.data(), DType::f32, {2}, {1})),
                   ditto::Error);
 }
 

@@ -179,9 +179,9 @@ std::vector<T> run_im2col(Dev dev, const WindowGeom& g, const View& in, double p
   if (!cols.empty()) std::memset(cols.data(), 0xAB, cols.size() * sizeof(T));
   const View cv = contiguous_view(cols, {g.C, g.kH, g.kW, g.N, g.OH, g.OW});
   if (dev == Dev::cpu) {
-    ditto::kernels::cpu::im2col(g, in, cv, pad);
+    ditto::kernels::window_kernels(ditto::Device::cpu()).im2col(g, in, cv, pad);
   } else {
-    ditto::kernels::sim::im2col(g, in, cv, pad);
+    ditto::kernels::window_kernels(ditto::Device::sim()).im2col(g, in, cv, pad);
   }
   return cols;
 }
@@ -194,9 +194,9 @@ std::vector<T> run_col2im(Dev dev, Mode mode, const WindowGeom& g, std::vector<T
   const View cv = contiguous_view(cols, {g.C, g.kH, g.kW, g.N, g.OH, g.OW});
   const View iv = contiguous_view(img, {g.N, g.C, g.H, g.W});
   if (dev == Dev::cpu) {
-    ditto::kernels::cpu::col2im(mode, g, cv, iv);
+    ditto::kernels::window_kernels(ditto::Device::cpu()).col2im(mode, g, cv, iv);
   } else {
-    ditto::kernels::sim::col2im(mode, g, cv, iv);
+    ditto::kernels::window_kernels(ditto::Device::sim()).col2im(mode, g, cv, iv);
   }
   return img;
 }
@@ -528,16 +528,16 @@ TEST_SUITE("window_kernel") {
     };
     auto i2c = [](Dev dev, const WindowGeom& gg, const View& a, const View& b) {
       if (dev == Dev::cpu) {
-        ditto::kernels::cpu::im2col(gg, a, b, 0.0);
+        ditto::kernels::window_kernels(ditto::Device::cpu()).im2col(gg, a, b, 0.0);
       } else {
-        ditto::kernels::sim::im2col(gg, a, b, 0.0);
+        ditto::kernels::window_kernels(ditto::Device::sim()).im2col(gg, a, b, 0.0);
       }
     };
     auto c2i = [](Dev dev, const WindowGeom& gg, const View& a, const View& b) {
       if (dev == Dev::cpu) {
-        ditto::kernels::cpu::col2im(Mode::Deterministic, gg, a, b);
+        ditto::kernels::window_kernels(ditto::Device::cpu()).col2im(Mode::Deterministic, gg, a, b);
       } else {
-        ditto::kernels::sim::col2im(Mode::Fast, gg, a, b);
+        ditto::kernels::window_kernels(ditto::Device::sim()).col2im(Mode::Fast, gg, a, b);
       }
     };
     // Sanity: the good call works on both.

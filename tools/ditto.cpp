@@ -97,6 +97,25 @@ std::string device_status(ditto::Device d, const ditto::BuildInfo& b) {
   return "not available";
 }
 
+// "v4 (best available; v2 v3 v4 run here)", or what DITTO_CPU_ISA forced, and the levels this
+// machine cannot run, by name.
+std::string cpu_isa_status() {
+  std::string runs, cannot;
+  for (ditto::CpuIsa isa : {ditto::CpuIsa::v2, ditto::CpuIsa::v3, ditto::CpuIsa::v4}) {
+    std::string& list = ditto::cpu_isa_supported(isa) ? runs : cannot;
+    list += (list.empty() ? "" : " ") + std::string(ditto::cpu_isa_name(isa));
+  }
+  std::string why;
+  try {
+    const char* env = std::getenv("DITTO_CPU_ISA");
+    why = std::string(ditto::cpu_isa_name(ditto::get_cpu_isa())) +
+          (env && *env ? std::string(" (DITTO_CPU_ISA=") + env + ")" : " (best available)");
+  } catch (const ditto::Error& e) {
+    why = std::string("error: ") + e.what();
+  }
+  return why + "; this CPU runs " + runs + (cannot.empty() ? "" : "; cannot run " + cannot);
+}
+
 int cmd_info(Args args) {
   if (!no_args("info", args)) return kUsageError;
   const ditto::BuildInfo b = ditto::build_info();
@@ -104,8 +123,9 @@ int cmd_info(Args args) {
   row("compiler", b.compiler);
   row("build type", b.build_type);
   row("C++ flags", b.cxx_flags);
-  row("CPU arch",
-      b.cpu_arch.empty() ? "compiler default" : std::string("-march=") + std::string(b.cpu_arch));
+  row("CPU arch", (b.cpu_arch.empty() ? std::string("compiler default")
+                                      : std::string("-march=") + std::string(b.cpu_arch)) +
+                      "; CPU kernels built for x86-64-v2, v3, v4");
   row("FP contraction", b.fp_contract_off ? "off (self-test: x*x-y not fused)"
                                           : "ON: fused multiply-adds break the contract");
   row("OpenMP", b.openmp ? "yes (" + std::to_string(b.openmp) + ")" : std::string("no"));
@@ -123,6 +143,7 @@ int cmd_info(Args args) {
   }
 
   std::cout << "\nruntime\n";
+  row("CPU ISA", cpu_isa_status());
   row("mode", ditto::mode_name(ditto::get_mode()));
   const char* omp_env = std::getenv("OMP_NUM_THREADS");
   row("threads", std::to_string(ditto::get_num_threads()) +
@@ -156,6 +177,8 @@ int main(int argc, char** argv) {
   for (const Command& c : kCommands) {
     if (c.name != name) continue;
     try {
+      // A bad DITTO_CPU_ISA fails every command up front (info shows it instead).
+      if (name != "info") ditto::get_cpu_isa();
       return c.run(rest);
     } catch (const std::exception& e) {
       std::cerr << "ditto " << name << ": error: " << e.what() << "\n";

@@ -12,17 +12,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
-#include <limits>
 #include <cstring>
-#include <cerrno>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "core/autograd.h"
+#include "core/cpu_isa.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "core/info.h"
@@ -456,10 +457,12 @@ int run(const TrainFlags& f) {
 
   std::cout << "training FashionCnn on Fashion-MNIST (" << train_set.size() << " train, "
             << test_set.size() << " test images): steps " << trainer.global_step() << " -> "
-            << total << ", " << f.optimizer << " lr " << lr << ", batch "
-            << f.batch_size << (f.augment ? ", augment" : "") << ", " << mode_name(f.mode) << ", "
-            << device_name(dev) << ", " << get_num_threads() << " thread"
-            << (get_num_threads() == 1 ? "" : "s") << ", seed " << f.seed << "\n"
+            << total << ", " << f.optimizer << " lr " << lr << ", batch " << f.batch_size
+            << (f.augment ? ", augment" : "") << ", " << mode_name(f.mode) << ", "
+            << device_name(dev)
+            << (dev.is_cpu() ? " x86-64-" + std::string(cpu_isa_name(get_cpu_isa())) : "") << ", "
+            << get_num_threads() << " thread" << (get_num_threads() == 1 ? "" : "s") << ", seed "
+            << f.seed << "\n"
             << std::flush;
 
   Progress progress(trainer.global_step(), total, f.progress);

@@ -12,7 +12,7 @@
 #include "core/generator.h"
 #include "core/ops.h"
 #include "core/ops/op_util.h"
-#include "kernels/dispatch.h"
+#include "kernels/random.h"
 
 namespace ditto {
 
@@ -33,8 +33,8 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& gen, std::op
   } else {
     u = empty(x.shape(), x.dtype(), x.device());
     const std::uint64_t offset = gen.offset();
-    kernels::random_uniform_by_thread(x.device(), detail::make_view(u, "dropout"), gen.seed(),
-                                      offset);
+    kernels::random_kernels(x.device())
+        .random_uniform_by_thread(detail::make_view(u, "dropout"), gen.seed(), offset);
     gen.advance(static_cast<std::uint64_t>(u.numel()));  // only after a successful fill
   }
   Tensor mask, out;  // mask: u8, shaped like x

@@ -6,7 +6,7 @@
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/ops/op_util.h"
-#include "kernels/dispatch.h"
+#include "kernels/elementwise.h"
 
 namespace ditto {
 
@@ -34,7 +34,8 @@ Tensor unary_forward(const char* name, UnaryOp op, const Tensor& x, kernels::Una
   if (float_only(op) && !is_floating(x.dtype())) in = x.to(DType::f32);  // ints never need grad
   DITTO_CHECK(in.dtype() != DType::u8, name, ": not defined for u8 tensors, got ", describe(x));
   Tensor out = empty(in.shape(), in.dtype(), in.device());
-  kernels::unary(in.device(), op, detail::make_view(in, name), detail::make_view(out, name), p);
+  kernels::elementwise_kernels(in.device())
+      .unary(op, detail::make_view(in, name), detail::make_view(out, name), p);
   return out;
 }
 
@@ -51,9 +52,9 @@ Tensor binary_forward(const char* name, BinaryOp op, const Tensor& a, const Tens
     cb = b.to(t);
   }
   Tensor out = empty(shape, comparison ? DType::u8 : t, a.device());
-  kernels::binary(a.device(), op, detail::make_broadcast_view(ca, shape, name),
-                       detail::make_broadcast_view(cb, shape, name),
-                       detail::make_view(out, name));
+  kernels::elementwise_kernels(a.device())
+      .binary(op, detail::make_broadcast_view(ca, shape, name),
+              detail::make_broadcast_view(cb, shape, name), detail::make_view(out, name));
   return out;
 }
 
@@ -266,10 +267,10 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     cb = b.to(t);
   }
   Tensor out = empty(shape, t, a.device());
-  kernels::where(a.device(), detail::make_broadcast_view(cond, shape, "where"),
-                      detail::make_broadcast_view(ca, shape, "where"),
-                      detail::make_broadcast_view(cb, shape, "where"),
-                      detail::make_view(out, "where"));
+  kernels::elementwise_kernels(a.device())
+      .where(detail::make_broadcast_view(cond, shape, "where"),
+             detail::make_broadcast_view(ca, shape, "where"),
+             detail::make_broadcast_view(cb, shape, "where"), detail::make_view(out, "where"));
   if (autograd::needs_grad({&a, &b})) {
     Tensor cd = cond.detach();
     Shape sa = a.shape(), sb = b.shape();

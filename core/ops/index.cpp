@@ -11,7 +11,7 @@
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/ops/op_util.h"
-#include "kernels/dispatch.h"
+#include "kernels/index.h"
 
 namespace ditto {
 
@@ -89,8 +89,9 @@ Tensor select_rows(const Tensor& x, std::int64_t dim, const Tensor& idx, const c
   Tensor out = empty(out_shape, x.dtype(), x.device());
   if (out.numel() == 0) return out;
   Tensor xc = x.detach().contiguous().view({r.outer, r.K, r.inner});
-  kernels::index_select(x.device(), detail::make_view(xc, op), detail::make_view(idx, op),
-                        detail::make_view(out.view({r.outer, M, r.inner}), op));
+  kernels::index_kernels(x.device())
+      .index_select(detail::make_view(xc, op), detail::make_view(idx, op),
+                    detail::make_view(out.view({r.outer, M, r.inner}), op));
   return out;
 }
 
@@ -103,8 +104,9 @@ Tensor add_rows(const Tensor& x, std::int64_t dim, const Tensor& idx, const Tens
   std::int64_t M = idx.numel();
   if (out.numel() == 0 || M == 0 || r.outer * r.inner == 0) return out;
   Tensor sc = src.detach().contiguous().view({r.outer, M, r.inner});
-  kernels::index_add(x.device(), mode, detail::make_view(out.view({r.outer, r.K, r.inner}), op),
-                     detail::make_view(idx, op), detail::make_view(sc, op));
+  kernels::index_kernels(x.device())
+      .index_add(mode, detail::make_view(out.view({r.outer, r.K, r.inner}), op),
+                 detail::make_view(idx, op), detail::make_view(sc, op));
   return out;
 }
 

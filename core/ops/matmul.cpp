@@ -5,7 +5,7 @@
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/ops/op_util.h"
-#include "kernels/dispatch.h"
+#include "kernels/gemm.h"
 
 namespace ditto {
 
@@ -58,7 +58,7 @@ Tensor batched_matmul(const Tensor& a, const Tensor& b, Mode mode) {
   g.c_bs = M * N;
   g.c_rs = N;
   g.c_cs = 1;
-  kernels::gemm(a.device(), g, mode);
+  kernels::gemm_kernels(a.device()).gemm(g, mode);
 
   Shape out_shape = batch;
   out_shape.insert(out_shape.end(), {M, N});

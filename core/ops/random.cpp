@@ -3,7 +3,7 @@
 #include "core/generator.h"
 #include "core/ops.h"
 #include "core/ops/op_util.h"
-#include "kernels/dispatch.h"
+#include "kernels/random.h"
 
 namespace ditto {
 
@@ -14,7 +14,7 @@ Tensor draw(const char* op, kernels::RandomDist dist, const Shape& shape, double
   detail::require_kernels(device, op);
   std::uint64_t seed = gen.seed();
   std::uint64_t first = gen.offset();
-  kernels::random_fill(device, dist, detail::make_view(out, op), seed, first, a, b);
+  kernels::random_kernels(device).random_fill(dist, detail::make_view(out, op), seed, first, a, b);
   gen.advance(static_cast<std::uint64_t>(out.numel()));  // only after a successful fill
   return out;
 }

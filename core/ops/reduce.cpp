@@ -5,7 +5,7 @@
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/ops/op_util.h"
-#include "kernels/dispatch.h"
+#include "kernels/reduce.h"
 
 namespace ditto {
 
@@ -57,8 +57,8 @@ Tensor run_reduce(const char* name, ReduceOp op, Mode mode, const Tensor& x, con
   Tensor xp = x.detach().permute(p.perm);
   if (xp.dim() == 0) xp = xp.reshape({1});  // a 0-d input reduces one element
   Tensor out = empty(p.kept_shape, out_dtype, x.device());
-  kernels::reduce(x.device(), op, mode, detail::make_view(xp, name), p.n_kept,
-                       detail::make_view(out, name));
+  kernels::reduce_kernels(x.device())
+      .reduce(op, mode, detail::make_view(xp, name), p.n_kept, detail::make_view(out, name));
   return keepdim ? out.view(p.keep_shape) : out;
 }
 

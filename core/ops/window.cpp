@@ -3,7 +3,7 @@
 
 #include "core/autograd.h"
 #include "core/ops/op_util.h"
-#include "kernels/dispatch.h"
+#include "kernels/window.h"
 
 namespace ditto::detail {
 
@@ -79,7 +79,7 @@ Tensor im2col(const Tensor& x, const kernels::WindowGeom& g, double pad_value, c
   require_kernels(x.device(), op);
   Tensor cols = empty({g.C, g.kH, g.kW, g.N, g.OH, g.OW}, x.dtype(), x.device());
   if (cols.numel() == 0) return cols;
-  kernels::im2col(x.device(), g, make_view(x, op), make_view(cols, op), pad_value);
+  kernels::window_kernels(x.device()).im2col(g, make_view(x, op), make_view(cols, op), pad_value);
   return cols;
 }
 
@@ -89,7 +89,7 @@ Tensor col2im(const Tensor& cols, const kernels::WindowGeom& g, Mode mode, const
   Tensor img = empty({g.N, g.C, g.H, g.W}, cols.dtype(), cols.device());
   if (img.numel() == 0) return img;
   if (c.numel() == 0) return img.zero_();
-  kernels::col2im(cols.device(), mode, g, make_view(c, op), make_view(img, op));
+  kernels::window_kernels(cols.device()).col2im(mode, g, make_view(c, op), make_view(img, op));
   return img;
 }
 

@@ -25,7 +25,14 @@
 
 #include "kernels/common/hd.h"
 
+// In a CPU kernel variant these inline functions live in the variant's namespace
+// (kernels/cpu/level.h says why); everywhere else (GPU sources, core, tests) in ditto::dmath.
+#if defined(DITTO_CPU_VARIANT)
+#include "kernels/cpu/level.h"
+namespace ditto::kernels::cpu::DITTO_CPU_NS::dmath {
+#else
 namespace ditto::dmath {
+#endif
 namespace detail {
 
 DITTO_HD inline float fma_(float a, float b, float c) { return ::fmaf(a, b, c); }
@@ -543,4 +550,4 @@ DITTO_HD inline void sincos_2pi(double u, double* s, double* c) {
   detail::sincos_2pi_impl(u, s, c);
 }
 
-}  // namespace ditto::dmath
+}  // namespace ditto::dmath (or the CPU variant's dmath)

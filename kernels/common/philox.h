@@ -38,7 +38,14 @@
 #include "kernels/common/dmath.h"
 #include "kernels/common/hd.h"
 
+// In a CPU kernel variant these inline functions live in the variant's namespace
+// (kernels/cpu/level.h says why); everywhere else (GPU sources, core, tests) in ditto::philox.
+#if defined(DITTO_CPU_VARIANT)
+#include "kernels/cpu/level.h"
+namespace ditto::kernels::cpu::DITTO_CPU_NS::philox {
+#else
 namespace ditto::philox {
+#endif
 
 // Round multipliers and Weyl key increments (Salmon et al., table 2; Random123's defaults).
 constexpr uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;
@@ -194,4 +201,4 @@ DITTO_HD inline int64_t randint_i64(const Words& d, int64_t a, uint64_t range) {
   return int64_t(uint64_t(a) + x % range);  // modulo 2^64; no overflow for in-range results
 }
 
-}  // namespace ditto::philox
+}  // namespace ditto::philox (or the CPU variant's philox)

@@ -34,8 +34,15 @@
 #include <vector>
 
 #include "kernels/common/hd.h"
+#include "kernels/cpu/level.h"
 
+// In a CPU kernel variant, inside the variant's namespace (kernels/cpu/level.h); elsewhere (the
+// GPU reduction shares these constants and combiners, tests) in ditto::kernels::cpu.
+#if defined(DITTO_CPU_VARIANT)
+namespace ditto::kernels::cpu::DITTO_CPU_NS {
+#else
 namespace ditto::kernels::cpu {
+#endif
 
 /// Chunk length, lanes per chunk and sequential steps per lane of the canonical order.
 inline constexpr std::int64_t kCanonChunk = 1024;
@@ -263,4 +270,4 @@ inline T canonical_sum_fn(std::int64_t n, Load&& load) {
       });
 }
 
-}  // namespace ditto::kernels::cpu
+}  // namespace ditto::kernels::cpu (or the variant's)

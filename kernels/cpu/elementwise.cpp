@@ -68,9 +68,10 @@
 #include "kernels/common/dmath.h"
 #include "kernels/common/dtype_visit.h"
 #include "kernels/common/elementwise_args.h"
+#include "kernels/cpu/level.h"
 #include "kernels/cpu/strided_loop.h"
 
-namespace ditto::kernels::cpu {
+namespace ditto::kernels::cpu::DITTO_CPU_NS {
 namespace {
 
 using i64 = std::int64_t;
@@ -460,4 +461,7 @@ void fill(const View& out, double value) {
   run_loop(plan_loop(ops, 1), by_size<FillFn>(out.dtype), bits);
 }
 
-}  // namespace ditto::kernels::cpu
+const ElementwiseKernels elementwise_table = {
+    .unary = &unary, .binary = &binary, .where = &where, .copy = &copy, .fill = &fill};
+
+}  // namespace ditto::kernels::cpu::DITTO_CPU_NS

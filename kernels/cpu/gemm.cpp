@@ -12,7 +12,6 @@
 // (storing a float and loading it back is exact), so every output's arithmetic is the naive
 // triple loop's, whatever the tiles, the thread count or the task schedule.
 #include "kernels/gemm.h"
-#include "kernels/common/gemm_args.h"
 
 #include <algorithm>
 #include <cmath>
@@ -21,6 +20,9 @@
 #include <cstring>
 #include <new>
 #include <vector>
+
+#include "kernels/common/gemm_args.h"
+#include "kernels/cpu/level.h"
 
 // Eigen 3.4's AVX bf16 code has an unused variable; keep -Wall output about ditto's code.
 #pragma GCC diagnostic push
@@ -40,7 +42,7 @@
 #include "core/error.h"
 #include "core/threads.h"
 
-namespace ditto::kernels::cpu {
+namespace ditto::kernels::cpu::DITTO_CPU_NS {
 namespace {
 
 using i64 = std::int64_t;
@@ -449,4 +451,6 @@ void gemm(const GemmArgs& args, Mode mode) {
   }
 }
 
-}  // namespace ditto::kernels::cpu
+const GemmKernels gemm_table = {.gemm = &gemm};
+
+}  // namespace ditto::kernels::cpu::DITTO_CPU_NS

@@ -37,6 +37,8 @@
 #include <numeric>
 #include <vector>
 
+#include "kernels/cpu/level.h"
+
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
@@ -46,7 +48,7 @@
 #include "kernels/cpu/parallel.h"
 #include "kernels/common/index_args.h"
 
-namespace ditto::kernels::cpu {
+namespace ditto::kernels::cpu::DITTO_CPU_NS {
 namespace {
 
 using i64 = std::int64_t;
@@ -347,4 +349,6 @@ void index_add(Mode mode, const View& out, const View& index, const View& src) {
   }
 }
 
-}  // namespace ditto::kernels::cpu
+const IndexKernels index_table = {.index_select = &index_select, .index_add = &index_add};
+
+}  // namespace ditto::kernels::cpu::DITTO_CPU_NS

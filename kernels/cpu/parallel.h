@@ -5,13 +5,15 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/cpu/level.h"
+
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
 
 #include "core/threads.h"
 
-namespace ditto::kernels::cpu {
+namespace ditto::kernels::cpu::DITTO_CPU_NS {
 
 /// Below this many elements of work a kernel runs on one thread (a parallel region costs more).
 constexpr std::int64_t kParallelMinElems = std::int64_t{1} << 15;
@@ -40,4 +42,4 @@ void parallel_ranges(std::int64_t total, int threads, F&& fn) {
   fn(0, total);
 }
 
-}  // namespace ditto::kernels::cpu
+}  // namespace ditto::kernels::cpu::DITTO_CPU_NS

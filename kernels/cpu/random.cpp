@@ -14,6 +14,8 @@
 #include <string_view>
 #include <type_traits>
 
+#include "kernels/cpu/level.h"
+
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
@@ -24,7 +26,7 @@
 #include "kernels/common/random_args.h"
 #include "core/threads.h"
 
-namespace ditto::kernels::cpu {
+namespace ditto::kernels::cpu::DITTO_CPU_NS {
 
 namespace {
 
@@ -218,4 +220,7 @@ void random_fill(RandomDist dist, const View& out, std::uint64_t seed, std::uint
   });
 }
 
-}  // namespace ditto::kernels::cpu
+const RandomKernels random_table = {.random_uniform_by_thread = &random_uniform_by_thread,
+                                    .random_fill = &random_fill};
+
+}  // namespace ditto::kernels::cpu::DITTO_CPU_NS

@@ -26,6 +26,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/cpu/level.h"
+
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
@@ -37,7 +39,7 @@
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/canonical_sum.h"
 
-namespace ditto::kernels::cpu {
+namespace ditto::kernels::cpu::DITTO_CPU_NS {
 namespace {
 
 using i64 = std::int64_t;
@@ -544,4 +546,6 @@ void reduce(ReduceOp op, Mode mode, const View& in, int n_kept, const View& out)
   });
 }
 
-}  // namespace ditto::kernels::cpu
+const ReduceKernels reduce_table = {.reduce = &reduce};
+
+}  // namespace ditto::kernels::cpu::DITTO_CPU_NS

@@ -22,6 +22,8 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include "kernels/cpu/level.h"
+
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
@@ -29,7 +31,7 @@
 #include "core/threads.h"
 #include "kernels/kernel_types.h"
 
-namespace ditto::kernels::cpu {
+namespace ditto::kernels::cpu::DITTO_CPU_NS {
 
 /// Most operands one loop handles (where: out, cond, a, b).
 constexpr int kMaxLoopOperands = 4;
@@ -244,4 +246,4 @@ inline void run_loop(const LoopPlan& p, InnerLoop fn, const void* ctx) {
 #endif
 }
 
-}  // namespace ditto::kernels::cpu
+}  // namespace ditto::kernels::cpu::DITTO_CPU_NS

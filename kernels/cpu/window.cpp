@@ -21,6 +21,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/cpu/level.h"
+
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
@@ -30,7 +32,7 @@
 #include "kernels/cpu/parallel.h"
 #include "kernels/common/window_args.h"
 
-namespace ditto::kernels::cpu {
+namespace ditto::kernels::cpu::DITTO_CPU_NS {
 namespace {
 
 using i64 = std::int64_t;
@@ -167,4 +169,6 @@ void col2im(Mode mode, const WindowGeom& g, const View& cols, const View& img) {
   }
 }
 
-}  // namespace ditto::kernels::cpu
+const WindowKernels window_table = {.im2col = &im2col, .col2im = &col2im};
+
+}  // namespace ditto::kernels::cpu::DITTO_CPU_NS

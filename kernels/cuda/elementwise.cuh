@@ -533,4 +533,7 @@ void fill(const View& out, double value) {
   ditto::gpu::device_synchronize();
 }
 
+const ElementwiseKernels elementwise_table = {
+    .unary = &unary, .binary = &binary, .where = &where, .copy = &copy, .fill = &fill};
+
 }  // namespace ditto::kernels::DITTO_GPU_NS

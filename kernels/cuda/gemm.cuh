@@ -291,4 +291,6 @@ void gemm(const GemmArgs& args, Mode mode) {
   }
 }
 
+const GemmKernels gemm_table = {.gemm = &gemm};
+
 }  // namespace ditto::kernels::DITTO_GPU_NS

@@ -230,4 +230,6 @@ void index_add(Mode mode, const View& out, const View& index, const View& src) {
   }
 }
 
+const IndexKernels index_table = {.index_select = &index_select, .index_add = &index_add};
+
 }  // namespace ditto::kernels::DITTO_GPU_NS

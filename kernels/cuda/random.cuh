@@ -134,4 +134,7 @@ void random_fill(RandomDist dist, const View& out, std::uint64_t seed, std::uint
   });
 }
 
+const RandomKernels random_table = {.random_uniform_by_thread = &random_uniform_by_thread,
+                                    .random_fill = &random_fill};
+
 }  // namespace ditto::kernels::DITTO_GPU_NS

@@ -419,4 +419,6 @@ void reduce(ReduceOp op, Mode mode, const View& in, int n_kept, const View& out)
   });
 }
 
+const ReduceKernels reduce_table = {.reduce = &reduce};
+
 }  // namespace ditto::kernels::DITTO_GPU_NS

@@ -189,4 +189,6 @@ void col2im(Mode mode, const WindowGeom& g, const View& cols, const View& img) {
   }
 }
 
+const WindowKernels window_table = {.im2col = &im2col, .col2im = &col2im};
+
 }  // namespace ditto::kernels::DITTO_GPU_NS
