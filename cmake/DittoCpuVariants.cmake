@@ -10,8 +10,12 @@
 # code can then only call its own copies, and the rest of the library only sees the level's
 # kernel tables. `ctest -R cpu_variant_symbols` checks the result.
 function(ditto_add_cpu_variants out_var)
-  if(NOT CMAKE_OBJCOPY OR NOT CMAKE_LINKER)
-    message(FATAL_ERROR "ditto's CPU kernel variants need a linker (ld) and objcopy (binutils)")
+  # GNU ld (bfd) for `ld -r --force-group-allocation`: clang's lld has no such option, and
+  # binutils is there wherever g++ is.
+  find_program(DITTO_LD_BFD NAMES ld.bfd ld)
+  find_program(DITTO_OBJCOPY NAMES objcopy llvm-objcopy)
+  if(NOT DITTO_LD_BFD OR NOT DITTO_OBJCOPY)
+    message(FATAL_ERROR "ditto's CPU kernel variants need GNU ld and objcopy (binutils)")
   endif()
   set(_objects "")
   foreach(_level 2 3 4)
@@ -32,8 +36,8 @@ function(ditto_add_cpu_variants out_var)
     target_compile_definitions(${_t} PRIVATE DITTO_CPU_VARIANT=${_level})
     set(_o ${CMAKE_CURRENT_BINARY_DIR}/ditto_cpu_v${_level}.o)
     add_custom_command(OUTPUT ${_o}
-      COMMAND ${CMAKE_LINKER} -r --force-group-allocation -o ${_o}.all $<TARGET_OBJECTS:${_t}>
-      COMMAND ${CMAKE_OBJCOPY} --wildcard "--keep-global-symbol=_ZN5ditto7kernels3cpu2v${_level}*"
+      COMMAND ${DITTO_LD_BFD} -r --force-group-allocation -o ${_o}.all $<TARGET_OBJECTS:${_t}>
+      COMMAND ${DITTO_OBJCOPY} --wildcard "--keep-global-symbol=_ZN5ditto7kernels3cpu2v${_level}*"
               ${_o}.all ${_o}
       DEPENDS ${_t} $<TARGET_OBJECTS:${_t}>
       COMMAND_EXPAND_LISTS VERBATIM

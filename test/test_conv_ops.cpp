@@ -9,7 +9,7 @@
 //    avg_pool: canonical sum over the taps then / divisor; max_pool: exact);
 //  - gradcheck in f64; Fast vs Deterministic within tolerance; cpu thread counts 1, 2, 3 and
 //    batch sizes 1, 7, 64 bitwise; bad input messages.
-// Suite "conv_parity": cpu vs sim bitwise in Deterministic mode, forward and backward.
+// cpu vs sim bitwise: the "window" entries of the op-case list (test/test_op_cases.cpp).
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -688,46 +688,5 @@ TEST_SUITE("conv_ops") {
           max_pool2d(zeros({1, 1, 5, 5}), 2, std::nullopt, 0, 0);
         },
         {"max_pool2d", "dilation must be >= 1, got 0x0"});
-  }
-}
-
-TEST_SUITE("conv_parity") {
-  TEST_CASE("cpu and sim give the same bits: conv2d and the pools, forward and backward") {
-    // Returns the outputs and every input gradient of a small graph using all three ops.
-    auto run = [](Device d, DType t, const ConvCfg& c) {
-      auto mk = [&](const std::vector<double>& v, const Shape& s) {
-        return make<double>(v, s).to(t).to(d).detach().requires_grad_();
-      };
-      Tensor x = mk(values(numel_of(c.x_shape()), 70), c.x_shape());
-      Tensor w = mk(values(numel_of(c.w_shape()), 71), c.w_shape());
-      Tensor b = mk(values(c.O, 72), {c.O});
-      Tensor xp = mk(distinct(2 * 3 * 7 * 6, 73), {2, 3, 7, 6});
-      Tensor y = c.run(x, w, b);
-      Tensor mp = max_pool2d(xp, 3, Size2{2}, 1, 1, true);
-      Tensor ap = avg_pool2d(xp, {3, 2}, Size2{2, 1}, {1, 0}, true, false);
-      Tensor dy = make<double>(values(numel_of(y.shape()), 74), y.shape()).to(t).to(d);
-      (sum(y * dy) + sum(mp * mp) + sum(ap * 2.0)).backward();
-      return V{y.detach(), mp.detach(), ap.detach(), x.grad(), w.grad(), b.grad(), xp.grad()};
-    };
-    const std::vector<ConvCfg> cfgs = {conv_configs()[1], conv_configs()[3], conv_configs()[6]};
-    for (DType t : {DType::f32, DType::f64}) {
-      for (std::size_t k = 0; k < cfgs.size(); ++k) {
-        CAPTURE(dtype_name(t));
-        CAPTURE(k);
-        V ref = run(Device::cpu(), t, cfgs[k]);
-        // Two schedule seeds and forced grids: the bits must not move.
-        for (std::uint64_t seed : {1u, 2u}) {
-          CAPTURE(seed);
-          ditto::sim::ScheduleGuard sg({ditto::sim::Order::kRandom, seed}, seed % 2 ? 1 : 2);
-          ditto::kernels::LaunchOverrideGuard lg({static_cast<int>(seed * 5), 0});
-          V sim = run(Device::sim(), t, cfgs[k]);
-          for (std::size_t i = 0; i < ref.size(); ++i) {
-            CAPTURE(i);
-            CHECK(sim[i].device() == Device::sim());
-            CHECK(same_bits(ref[i], sim[i]));
-          }
-        }
-      }
-    }
   }
 }

@@ -2,8 +2,8 @@
 // through the public API: values against float64 references written here as plain loops,
 // gradcheck in float64, Fast vs Deterministic, thread counts 1/2/3 bitwise, batch invariance
 // bitwise, dropout's counter rule, and bad input. Tensors are created on the default device, so
-// the suite also runs on sim (ctest sim/nn_ops): sizes are small. The suite "nn_parity" compares
-// cpu and sim bit for bit.
+// the suite also runs on sim (ctest sim/nn_ops): sizes are small. cpu vs sim bit for bit: the
+// "nn" entries of the op-case list (core/op_cases.cpp, test/test_op_cases.cpp).
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -561,59 +561,5 @@ TEST_SUITE("nn_ops") {
     CHECK(same(ap(x), avg_pool2d(x, 3, 2, 1)));
     CHECK(nn::MaxPool2d(nn::MaxPool2dOptions{.kernel_size = 2}).extra_repr().find("stride=2") !=
           std::string::npos);
-  }
-}
-
-namespace {
-
-// A small BN -> linear -> cross_entropy step on device d; returns the loss and every gradient.
-std::vector<Tensor> model_step(Device d, DType t) {
-  Generator g(2024);
-  Tensor x = randn({4, 3, 2, 2}, g, t, d).requires_grad_();
-  Tensor w = randn({3}, g, t, d).requires_grad_(), b = randn({3}, g, t, d).requires_grad_();
-  Tensor lw = randn({5, 12}, g, t, d).requires_grad_(), lb = randn({5}, g, t, d).requires_grad_();
-  Tensor rm = zeros({3}, t, d), rv = ones({3}, t, d);
-  Tensor target = from_vector(std::vector<i64>{4, 0, -100, 2}, {4}, d);
-  Tensor h = batch_norm(x, rm, rv, w, b, true);
-  Tensor logits = linear(dropout(h, 0.25, true, g).reshape({4, 12}), lw, lb);
-  Tensor loss = cross_entropy(logits, target);
-  loss.backward();
-  return {loss.detach(), logits.detach(), rm,        rv,       x.grad(),
-          w.grad(),      b.grad(),        lw.grad(), lb.grad()};
-}
-
-std::vector<Tensor> embedding_step(Device d, DType t) {
-  Generator g(7);
-  Tensor w = randn({6, 5}, g, t, d).requires_grad_();
-  // Repeated indices: rows 1 and 4 are hit several times, row 5 never.
-  Tensor idx = from_vector(std::vector<i64>{1, 4, 1, 0, 4, 4, 2, 1, 3, 1}, {2, 5}, d);
-  Tensor y = embedding(w, idx);
-  Tensor gy = randn(y.shape(), g, t, d);
-  (y * gy).sum().backward();
-  return {y.detach(), w.grad()};
-}
-
-}  // namespace
-
-TEST_SUITE("nn_parity") {
-  TEST_CASE("BN + dropout + linear + cross_entropy forward/backward: cpu and sim, same bits") {
-    for (DType t : {DType::f32, DType::f64}) {
-      CAPTURE(dtype_name(t));
-      std::vector<Tensor> c = model_step(Device::cpu(), t), s = model_step(Device::sim(), t);
-      for (std::size_t i = 0; i < c.size(); ++i) {
-        CAPTURE(i);
-        CHECK(s[i].device() == Device::sim());
-        CHECK(same_bits(c[i], s[i]));
-      }
-    }
-  }
-
-  TEST_CASE("embedding backward with repeated indices: cpu and sim, same bits") {
-    for (DType t : {DType::f32, DType::f64}) {
-      CAPTURE(dtype_name(t));
-      std::vector<Tensor> c = embedding_step(Device::cpu(), t),
-                          s = embedding_step(Device::sim(), t);
-      for (std::size_t i = 0; i < c.size(); ++i) CHECK(same_bits(c[i], s[i]));
-    }
   }
 }

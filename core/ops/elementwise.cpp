@@ -1,5 +1,6 @@
 // ditto — elementwise ops: front ends (validate, promote, broadcast, record) and backward rules.
-// Kernels: kernels/cpu/elementwise.cpp.
+// Kernels: kernels/cpu/elementwise.cpp and kernels/cuda/elementwise.cuh (element rules shared:
+// kernels/common/elementwise_rules.h).
 #include <cmath>
 #include <limits>
 

@@ -171,19 +171,4 @@ inline PowRule pow_rule(double p) {
   return r;
 }
 
-/// PowKind::intpow's element rule: exponentiation by squaring in a fixed order, then 1 / r for a
-/// negative exponent (the special kinds give the same bits; they exist for speed). Shared by the
-/// CPU and the GPU kernels (DITTO_HD), so both multiply in exactly this order.
-template <class T>
-DITTO_HD inline T pow_int(T x, unsigned e, bool recip) {
-  T r = T(1), b = x;
-  for (;;) {
-    if (e & 1u) r = r * b;
-    e >>= 1;
-    if (e == 0) break;
-    b = b * b;
-  }
-  return recip ? T(1) / r : r;
-}
-
 }  // namespace ditto::kernels::ew_args

@@ -21,12 +21,16 @@
 #include <new>
 #include <vector>
 
+#include "kernels/common/dtype_visit.h"
 #include "kernels/common/gemm_args.h"
 #include "kernels/cpu/level.h"
 
-// Eigen 3.4's AVX bf16 code has an unused variable; keep -Wall output about ditto's code.
+// Eigen 3.4's AVX bf16 code has an unused variable, and GCC 12 sees a false "may be used
+// uninitialized" in the AVX-512 intrinsics Eigen uses at x86-64-v4; keep -Wall output about
+// ditto's code.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-variable"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <Eigen/Core>
 #pragma GCC diagnostic pop
 
@@ -439,16 +443,16 @@ void fill_zero(const GemmArgs& g) {
 void gemm(const GemmArgs& args, Mode mode) {
   gemm_args::check(args);
   if (args.batch == 0 || args.M == 0 || args.N == 0) return;
-  const bool f32 = args.dtype == DType::f32;
-  if (args.K == 0) {  // empty sums: C = 0 in both modes
-    f32 ? fill_zero<float>(args) : fill_zero<double>(args);
-    return;
-  }
-  if (mode == Mode::Deterministic) {
-    f32 ? gemm_deterministic<float>(args) : gemm_deterministic<double>(args);
-  } else {
-    f32 ? gemm_fast<float>(args) : gemm_fast<double>(args);
-  }
+  visit_float(args.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if (args.K == 0) {  // empty sums: C = 0 in both modes
+      fill_zero<T>(args);
+    } else if (mode == Mode::Deterministic) {
+      gemm_deterministic<T>(args);
+    } else {
+      gemm_fast<T>(args);
+    }
+  });
 }
 
 const GemmKernels gemm_table = {.gemm = &gemm};

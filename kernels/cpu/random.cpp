@@ -196,18 +196,24 @@ void random_uniform_by_thread(const View& out, std::uint64_t seed, std::uint64_t
   // The "threads" of the keying are the requested team size, not the team OpenMP happens to
   // give: the values then depend on set_num_threads() alone, as a GPU's depend on the grid.
   const std::int64_t T = std::max(1, get_num_threads());
-  const bool f32 = out.dtype == DType::f32;
+  visit_float(out.dtype, [&](auto tag) {
+    using V = typename decltype(tag)::type;
+    V* o = static_cast<V*>(out.data);
 #if defined(_OPENMP)
 #pragma omp parallel for num_threads(static_cast<int>(T)) schedule(static) if (n >= kParallelMinElements)
 #endif
-  for (std::int64_t t = 0; t < T; ++t) {
-    std::uint64_t j = 0;
-    for (std::int64_t i = t; i < n; i += T, ++j) {
-      const philox::Words d = philox::draw_stream(seed, static_cast<std::uint64_t>(t) + 1, offset + j);
-      if (f32) static_cast<float*>(out.data)[i] = philox::uniform01_f32(d.w[0]);
-      else static_cast<double*>(out.data)[i] = philox::uniform01_f64(d.w[0], d.w[1]);
+    for (std::int64_t t = 0; t < T; ++t) {
+      std::uint64_t j = 0;
+      for (std::int64_t i = t; i < n; i += T, ++j) {
+        const philox::Words d =
+            philox::draw_stream(seed, static_cast<std::uint64_t>(t) + 1, offset + j);
+        if constexpr (std::is_same_v<V, float>)
+          o[i] = philox::uniform01_f32(d.w[0]);
+        else
+          o[i] = philox::uniform01_f64(d.w[0], d.w[1]);
+      }
     }
-  }
+  });
 }
 
 void random_fill(RandomDist dist, const View& out, std::uint64_t seed, std::uint64_t offset,

@@ -29,8 +29,9 @@
 
 #include "core/error.h"
 #include "core/threads.h"
-#include "kernels/cpu/parallel.h"
+#include "kernels/common/dtype_visit.h"
 #include "kernels/common/window_args.h"
+#include "kernels/cpu/parallel.h"
 
 namespace ditto::kernels::cpu::DITTO_CPU_NS {
 namespace {
@@ -145,28 +146,19 @@ void col2im_fast(const WindowGeom& g, const View& cols, const View& img) {
 void im2col(const WindowGeom& g, const View& in, const View& cols, double pad_value) {
   window_args::check_im2col(g, in, cols);
   if (cols.numel() == 0) return;
-  if (in.dtype == DType::f32) {
-    im2col_t<float>(g, in, cols, static_cast<float>(pad_value));
-  } else {
-    im2col_t<double>(g, in, cols, pad_value);
-  }
+  visit_float(in.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    im2col_t<T>(g, in, cols, static_cast<T>(pad_value));
+  });
 }
 
 void col2im(Mode mode, const WindowGeom& g, const View& cols, const View& img) {
   window_args::check_col2im(g, cols, img);
   if (img.numel() == 0) return;
-  const bool f32 = cols.dtype == DType::f32;
-  if (mode == Mode::Fast) {
-    if (f32) {
-      col2im_fast<float>(g, cols, img);
-    } else {
-      col2im_fast<double>(g, cols, img);
-    }
-  } else if (f32) {
-    col2im_deterministic<float>(g, cols, img);
-  } else {
-    col2im_deterministic<double>(g, cols, img);
-  }
+  visit_float(cols.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    mode == Mode::Fast ? col2im_fast<T>(g, cols, img) : col2im_deterministic<T>(g, cols, img);
+  });
 }
 
 const WindowKernels window_table = {.im2col = &im2col, .col2im = &col2im};

@@ -284,11 +284,8 @@ void gemm_typed(const GemmArgs& g, Mode mode) {
 void gemm(const GemmArgs& args, Mode mode) {
   gemm_args::check(args);
   if (args.batch == 0 || args.M == 0 || args.N == 0) return;
-  if (args.dtype == DType::f32) {
-    gemm_detail::gemm_typed<float>(args, mode);
-  } else {
-    gemm_detail::gemm_typed<double>(args, mode);
-  }
+  visit_float(args.dtype,
+              [&](auto tag) { gemm_detail::gemm_typed<typename decltype(tag)::type>(args, mode); });
 }
 
 const GemmKernels gemm_table = {.gemm = &gemm};

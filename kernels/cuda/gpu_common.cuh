@@ -7,11 +7,12 @@
 // kernels/<family>.h, so the two compilations never define the same symbol.
 #pragma once
 #include "core/device.h"
+#include "kernels/common/dtype_visit.h"
+#include "kernels/cuda/launch.h"
 #include "kernels/device_memory.h"
 #include "kernels/kernel_types.h"
 #include "kernels/launch_config.h"
 #include "kernels/sim/cuda_shim.h"
-#include "kernels/cuda/launch.h"
 
 #if defined(__CUDACC__)
 #define DITTO_GPU_NS cuda

@@ -201,12 +201,8 @@ void index_select(const View& in, const View& index, const View& out) {
   index_args::check_index_select(in, index, out);
   const Geo g = index_args::make_geo(in, index, out);
   if (g.O == 0 || g.M == 0 || g.I == 0) return;
-  switch (dtype_size(in.dtype)) {
-    case 1: run_select<unsigned char>(g, in, index, out); return;
-    case 4: run_select<unsigned int>(g, in, index, out); return;
-    case 8: run_select<unsigned long long>(g, in, index, out); return;
-    default: DITTO_FAIL("index_select: unsupported dtype ", dtype_name(in.dtype));
-  }
+  visit_bits(in.dtype,
+             [&](auto tag) { run_select<typename decltype(tag)::type>(g, in, index, out); });
 }
 
 /// See kernels/index.h. Deterministic: stable sort + segmented sums, bitwise equal to
@@ -216,18 +212,11 @@ void index_add(Mode mode, const View& out, const View& index, const View& src) {
   index_args::check_index_add(out, index, src);
   const Geo g = index_args::make_geo(out, index, src);
   if (g.O == 0 || g.M == 0 || g.I == 0) return;
-  const bool f32 = out.dtype == DType::f32;
-  if (mode == Mode::Fast) {
-    if (f32) {
-      run_add_fast<float>(g, out, index, src);
-    } else {
-      run_add_fast<double>(g, out, index, src);
-    }
-  } else if (f32) {
-    run_add_deterministic<float>(g, out, index, src);
-  } else {
-    run_add_deterministic<double>(g, out, index, src);
-  }
+  visit_float(out.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    mode == Mode::Fast ? run_add_fast<T>(g, out, index, src)
+                       : run_add_deterministic<T>(g, out, index, src);
+  });
 }
 
 const IndexKernels index_table = {.index_select = &index_select, .index_add = &index_add};

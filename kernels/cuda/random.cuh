@@ -115,8 +115,8 @@ void launch_by_thread(const View& out, u64 seed, u64 offset) {
 void random_uniform_by_thread(const View& out, std::uint64_t seed, std::uint64_t offset) {
   using namespace random_detail;
   random_args::check_by_thread(out);
-  if (out.dtype == DType::f32) launch_by_thread<float>(out, seed, offset);
-  else launch_by_thread<double>(out, seed, offset);
+  visit_float(out.dtype,
+              [&](auto tag) { launch_by_thread<typename decltype(tag)::type>(out, seed, offset); });
 }
 
 // Defined (not inline) here: this header is included by exactly one translation unit per

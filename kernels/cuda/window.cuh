@@ -169,11 +169,10 @@ void im2col(const WindowGeom& g, const View& in, const View& cols, double pad_va
   using namespace window_detail;
   window_args::check_im2col(g, in, cols);
   if (cols.numel() == 0) return;
-  if (in.dtype == DType::f32) {
-    run_im2col<float>(g, in, cols, static_cast<float>(pad_value));
-  } else {
-    run_im2col<double>(g, in, cols, pad_value);
-  }
+  visit_float(in.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    run_im2col<T>(g, in, cols, static_cast<T>(pad_value));
+  });
 }
 
 /// See kernels/window.h. Deterministic: the canonical gather, bitwise equal to cpu::col2im for
@@ -182,11 +181,8 @@ void col2im(Mode mode, const WindowGeom& g, const View& cols, const View& img) {
   using namespace window_detail;
   window_args::check_col2im(g, cols, img);
   if (img.numel() == 0) return;
-  if (cols.dtype == DType::f32) {
-    run_col2im<float>(mode, g, cols, img);
-  } else {
-    run_col2im<double>(mode, g, cols, img);
-  }
+  visit_float(cols.dtype,
+              [&](auto tag) { run_col2im<typename decltype(tag)::type>(mode, g, cols, img); });
 }
 
 const WindowKernels window_table = {.im2col = &im2col, .col2im = &col2im};
