@@ -143,7 +143,7 @@ std::vector<OpCase> build() {
 
   // ---- random ------------------------------------------------------------------------------
   add({.name = "dropout p = 0.3 (training)",
-       .family = "random",
+       .family = "dropout",
        .shapes = {{13, 57}},
        .run = [](const V& x, Generator& g) { return V{dropout(x[0], 0.3, true, g)}; },
        .grad_shapes = {{4, 5}},

@@ -2,6 +2,7 @@
 
 #include "core/cpu_isa.h"
 #include "core/error.h"
+#include "kernels/dropout.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
 #include "kernels/index.h"
@@ -90,6 +91,13 @@ const IndexKernels& index_kernels(Device d) {
                                                  &cpu::v4::index_table, &sim::index_table,
                                                  DITTO_CUDA_TABLE(index_table)}};
   return pick(d, "index", t);
+}
+
+const DropoutKernels& dropout_kernels(Device d) {
+  static constexpr FamilyTables<DropoutKernels> t{{&cpu::v2::dropout_table, &cpu::v3::dropout_table,
+                                                   &cpu::v4::dropout_table, &sim::dropout_table,
+                                                   DITTO_CUDA_TABLE(dropout_table)}};
+  return pick(d, "dropout", t);
 }
 
 }  // namespace ditto::kernels

@@ -117,6 +117,16 @@ DITTO_HD inline double uniform01_f64(uint32_t w0, uint32_t w1) {
   return double(x >> 11) * 0x1p-53;
 }
 
+/// Uniform [0, 1) in T from the words: uniform01_f32(w0) or uniform01_f64(w0, w1) (what rand
+/// gives for [0, 1): uniform_ab(u, 0, 1) == u).
+template <class T>
+DITTO_HD inline T uniform01(const Words& d) {
+  if constexpr (sizeof(T) == 4)
+    return uniform01_f32(d.w[0]);
+  else
+    return uniform01_f64(d.w[0], d.w[1]);
+}
+
 /// The largest T strictly below b (b finite), from the bits: nextafter(b, -inf).
 DITTO_HD inline float next_below(float b) {
   uint32_t bits;
