@@ -109,18 +109,36 @@ std::vector<OpCase> build() {
            },
        .grad_shapes = {{1, 4, 6, 5}, {2, 2, 3, 2}}});
   add({.name = "max_pool2d 3x3, stride 2, padding 1, ceil_mode",
-       .family = "window",
+       .family = "pool",
        .shapes = {{2, 3, 7, 6}},
        .run = [](const V& x, Generator&) { return V{max_pool2d(x[0], 3, Size2{2}, 1, 1, true)}; },
        .grad_shapes = {{1, 2, 5, 5}}});
   add({.name = "avg_pool2d (3, 2), stride (2, 1), padding (1, 0), ceil_mode, exclude padding",
-       .family = "window",
+       .family = "pool",
        .shapes = {{2, 3, 7, 6}},
        .run =
            [](const V& x, Generator&) {
              return V{avg_pool2d(x[0], {3, 2}, Size2{2, 1}, {1, 0}, true, false)};
            },
        .grad_shapes = {{1, 2, 5, 4}}});
+
+  add({.name = "max_pool2d 2x2 (the CNN's), and 3x3 with dilation 2 on a transposed input",
+       .family = "pool",
+       .shapes = {{4, 16, 28, 28}, {2, 3, 11, 9}},
+       .run =
+           [](const V& x, Generator&) {
+             return V{max_pool2d(x[0], 2),
+                      max_pool2d(x[1].transpose(2, 3), 3, Size2{1}, 1, 2, false)};
+           },
+       .grad_shapes = {{1, 2, 4, 4}, {1, 1, 7, 6}}});
+  add({.name = "avg_pool2d 2x2, and 3x3 stride 2 padding 1 including padding",
+       .family = "pool",
+       .shapes = {{4, 16, 28, 28}, {2, 3, 11, 9}},
+       .run =
+           [](const V& x, Generator&) {
+             return V{avg_pool2d(x[0], 2), avg_pool2d(x[1], 3, Size2{2}, 1, false, true)};
+           },
+       .grad_shapes = {{1, 2, 4, 4}, {1, 1, 7, 6}}});
 
   // ---- index -------------------------------------------------------------------------------
   add({.name = "index_add, index_select, gather, scatter_add, embedding (repeated indices)",

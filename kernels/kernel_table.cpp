@@ -6,6 +6,7 @@
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
 #include "kernels/index.h"
+#include "kernels/pool.h"
 #include "kernels/random.h"
 #include "kernels/reduce.h"
 #include "kernels/window.h"
@@ -98,6 +99,13 @@ const DropoutKernels& dropout_kernels(Device d) {
                                                    &cpu::v4::dropout_table, &sim::dropout_table,
                                                    DITTO_CUDA_TABLE(dropout_table)}};
   return pick(d, "dropout", t);
+}
+
+const PoolKernels& pool_kernels(Device d) {
+  static constexpr FamilyTables<PoolKernels> t{{&cpu::v2::pool_table, &cpu::v3::pool_table,
+                                                &cpu::v4::pool_table, &sim::pool_table,
+                                                DITTO_CUDA_TABLE(pool_table)}};
+  return pick(d, "pool", t);
 }
 
 }  // namespace ditto::kernels

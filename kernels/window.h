@@ -1,7 +1,7 @@
-// ditto — launch interface of the window kernels behind conv2d and the 2-D pools: im2col (a pure
-// gather, no arithmetic) and its adjoint col2im (a sum). Conv2d is im2col + gemm; pooling is
-// im2col + a reduction over the window; their backward passes use col2im. The canonical order
-// of col2im is specified in docs/determinism.md ("Windows: im2col / col2im").
+// ditto — the window kernels behind conv2d: im2col (a pure gather, no arithmetic) and its
+// adjoint col2im (a sum). Conv2d is im2col + gemm and its backward-data uses col2im (the pools
+// have their own direct kernels, kernels/pool.h). The canonical order of col2im is specified in
+// docs/determinism.md ("Windows: im2col / col2im").
 #pragma once
 #include <cstdint>
 

@@ -1,14 +1,16 @@
 // ditto — max_pool2d and avg_pool2d: front ends (PyTorch's checks and output sizes) and backward
-// rules. Both are im2col + a reduction over the window taps:
-//   cols = im2col(x)          // (C, kH*kW, N, OH, OW); pad value -inf (max) or 0 (avg)
-//   max_pool2d = max over the taps (the canonical max of docs/determinism.md);
-//   avg_pool2d = canonical sum over the taps (kh, kw row-major), then / divisor[oh, ow], the
-//                divisor computed on the host exactly as PyTorch does.
+// rules, each pass one direct window kernel (kernels/pool.h):
+//   max_pool2d = the canonical max over the window taps (padding -inf), and the first maximal
+//                tap for the backward pass;
+//   avg_pool2d = the canonical sum over the taps (padding +0) / divisor[oh, ow], the divisor
+//                computed on the host exactly as PyTorch does.
 // Each output element depends on its own window only, so both are batch invariant bit for bit.
-// Backward: the gradient of each window is spread over its taps (max: all of it to the first
-// maximal tap in (kh, kw) order; avg: g / divisor to every tap) and folded back with col2im
-// (the gather of kernels/window.h in Deterministic mode, a scatter in Fast mode). Taps that read
-// padding are dropped by col2im.
+// Backward: the gradient of each window goes to its taps (max: all of it to the first maximal
+// tap; avg: g / divisor to every tap), summed per input pixel by a gather in Deterministic mode
+// (taps ascending) or scattered in Fast mode. Taps that read padding are dropped. The bits are
+// those of the im2col + reduction + col2im composition these kernels replaced.
+#include "kernels/pool.h"
+
 #include <limits>
 #include <vector>
 
@@ -55,17 +57,6 @@ PoolPlan plan_pool(const char* op, const Tensor& x_in, Size2 kernel, OptionalSiz
   return p;
 }
 
-// cols as (C, kH*kW, N, OH, OW): the taps of each window along dim 1, (kh, kw) row-major.
-Tensor window_taps(const PoolPlan& p, double pad_value, const char* op) {
-  const kernels::WindowGeom& g = p.geom;
-  return detail::im2col(p.x.detach(), g, pad_value, op).view({g.C, g.kH * g.kW, g.N, g.OH, g.OW});
-}
-
-// (C, kH*kW, N, OH, OW) gradient of the taps -> (N, C, H, W) gradient of the input.
-Tensor fold_taps(const Tensor& dtaps, const kernels::WindowGeom& g, Mode m, const char* op) {
-  return detail::col2im(dtaps.reshape({g.C, g.kH, g.kW, g.N, g.OH, g.OW}), g, m, op);
-}
-
 // The avg_pool2d divisor of every window position, (OH, OW), as PyTorch computes it: the window
 // clipped to the padded input (ceil_mode windows may overhang it), counted with the padding when
 // count_include_pad, else clipped to the image and counted without it.
@@ -86,12 +77,11 @@ Tensor avg_divisor(const kernels::WindowGeom& g, bool count_include_pad, DType d
           static_cast<double>(count_include_pad ? pool_size : (hend - hstart) * (wend - wstart));
     }
   }
-  // Small integers: exact in f32 and f64.
-  return from_vector(d, {g.OH, g.OW}, device).to(dtype);
+  // Small integers: exact in f32 and f64; made in the dtype on the host (no conversion launch).
+  if (dtype == DType::f32)
+    return from_vector(std::vector<float>(d.begin(), d.end()), {g.OH, g.OW}, device);
+  return from_vector(d, {g.OH, g.OW}, device);
 }
-
-// (C, N, OH, OW) -> (N, C, OH, OW), contiguous.
-Tensor to_nchw(const Tensor& t) { return t.permute({1, 0, 2, 3}).contiguous(); }
 
 }  // namespace
 
@@ -102,24 +92,23 @@ Tensor max_pool2d(const Tensor& x_in, Size2 kernel_size, OptionalSize2 stride, S
   PoolPlan p = plan_pool(op, x_in, kernel_size, stride, padding, dilation, ceil_mode);
   detail::require_kernels(p.x.device(), op);
   const Mode m = resolve_mode(mode);
+  const kernels::WindowGeom g = p.geom;
   const bool grad = autograd::needs_grad({&p.x});
-  Tensor out, arg;
-  {
-    NoGradGuard ng;
-    Tensor taps = window_taps(p, -std::numeric_limits<double>::infinity(), op);
-    out = to_nchw(max(taps, {1}));  // (N, C, OH, OW)
-    // The tap that receives the gradient: the first maximal one in (kh, kw) order.
-    if (grad) arg = argmax(taps, 1);  // (C, N, OH, OW) i64
-  }
+  Tensor out = empty({g.N, g.C, g.OH, g.OW}, p.x.dtype(), p.x.device());
+  // The tap that receives the gradient: the first maximal one in (kh, kw) order.
+  Tensor arg = grad ? empty({g.N, g.C, g.OH, g.OW}, DType::i64, p.x.device()) : Tensor();
+  kernels::View arg_view{};  // data == nullptr: no argmax wanted
+  if (grad) arg_view = detail::make_view(arg, op);
+  kernels::pool_kernels(p.x.device())
+      .max_forward(g, detail::make_view(p.x, op), detail::make_view(out, op), arg_view);
   if (grad) {
-    const kernels::WindowGeom g = p.geom;
     autograd::record(op, out, {p.x}, [g, arg, m, op](const Tensor& gr) {
-      Tensor tap = arange(static_cast<double>(g.kH * g.kW), DType::i64, gr.device())
-                       .view({1, g.kH * g.kW, 1, 1, 1});
-      Tensor hit = eq(tap, arg.unsqueeze(1));             // (C, kH*kW, N, OH, OW)
-      Tensor gw = gr.permute({1, 0, 2, 3}).unsqueeze(1);  // (C, 1, N, OH, OW)
-      Tensor dtaps = where(hit, gw, scalar_tensor(0.0, gr.dtype(), gr.device()));
-      return std::vector<Tensor>{fold_taps(dtaps, g, m, op)};
+      const Tensor gc = gr.contiguous();
+      Tensor dx = empty({g.N, g.C, g.H, g.W}, gr.dtype(), gr.device());
+      kernels::pool_kernels(gr.device())
+          .max_backward(m, g, detail::make_view(gc, op), detail::make_view(arg, op),
+                        detail::make_view(dx, op));
+      return std::vector<Tensor>{dx};
     });
   }
   return x_in.dim() == 3 ? out.squeeze(0) : out;
@@ -134,17 +123,18 @@ Tensor avg_pool2d(const Tensor& x_in, Size2 kernel_size, OptionalSize2 stride, S
   const Mode m = resolve_mode(mode);
   const kernels::WindowGeom g = p.geom;
   Tensor divisor = avg_divisor(g, count_include_pad, p.x.dtype(), p.x.device());  // (OH, OW)
-  Tensor out;
-  {
-    NoGradGuard ng;
-    Tensor taps = window_taps(p, 0.0, op);
-    out = to_nchw(div(sum(taps, {1}, false, m), divisor));  // (N, C, OH, OW)
-  }
+  Tensor out = empty({g.N, g.C, g.OH, g.OW}, p.x.dtype(), p.x.device());
+  kernels::pool_kernels(p.x.device())
+      .avg_forward(g, detail::make_view(p.x, op), detail::make_view(divisor, op),
+                   detail::make_view(out, op));
   if (autograd::needs_grad({&p.x})) {
     autograd::record(op, out, {p.x}, [g, divisor, m, op](const Tensor& gr) {
-      Tensor share = div(gr, divisor).permute({1, 0, 2, 3}).unsqueeze(1);  // (C, 1, N, OH, OW)
-      Tensor dtaps = share.expand({g.C, g.kH * g.kW, g.N, g.OH, g.OW});
-      return std::vector<Tensor>{fold_taps(dtaps.contiguous(), g, m, op)};
+      const Tensor gc = gr.contiguous();
+      Tensor dx = empty({g.N, g.C, g.H, g.W}, gr.dtype(), gr.device());
+      kernels::pool_kernels(gr.device())
+          .avg_backward(m, g, detail::make_view(gc, op), detail::make_view(divisor, op),
+                        detail::make_view(dx, op));
+      return std::vector<Tensor>{dx};
     });
   }
   return x_in.dim() == 3 ? out.squeeze(0) : out;

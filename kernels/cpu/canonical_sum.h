@@ -270,4 +270,50 @@ inline T canonical_sum_fn(std::int64_t n, Load&& load) {
       });
 }
 
+/// The most elements canonical_serial reduces (64 chunks: its partials fit one local array).
+inline constexpr std::int64_t kCanonSerialMax = 64 * kCanonChunk;
+
+/// The canonical reduction of load(0), ..., load(n - 1) (0 <= n <= kCanonSerialMax) by one thread
+/// with two small local arrays — the same bits as canonical_reduce, for kernels in which each
+/// thread owns an output of a short reduction (pool windows; one GPU thread per output). `e` is
+/// Op's identity in T, passed in because device code cannot call the host-side identity().
+template <class T, class Op, class Load>
+DITTO_HD inline T canonical_serial(std::int64_t n, T e, Load&& load) {
+  if (n <= 0) return e;
+  // canonical_chunk of elements [k0, k0 + len), 1 <= len <= kCanonChunk.
+  auto chunk = [&](std::int64_t k0, std::int64_t len) -> T {
+    T p[kCanonLanes];  // (256,) lanes
+    int active = len < kCanonLanes ? static_cast<int>(len) : kCanonLanes;
+    for (int j = 0; j < active; ++j) p[j] = Op::apply(e, static_cast<T>(load(k0 + j)));
+    for (int t = 1; t < kCanonSteps; ++t) {
+      const std::int64_t rest = len - std::int64_t{kCanonLanes} * t;
+      const std::int64_t hi = rest < kCanonLanes ? rest : kCanonLanes;
+      for (std::int64_t j = 0; j < hi; ++j)
+        p[j] = Op::apply(p[j], static_cast<T>(load(k0 + std::int64_t{kCanonLanes} * t + j)));
+    }
+    // tree_partial: only lanes [0, active) can differ from the identity.
+    for (int s = kCanonLanes / 2; s >= 1; s /= 2) {
+      if (s >= active) continue;
+      for (int q = 0; q < active - s; ++q) p[q] = Op::apply(p[q], p[q + s]);
+      active = s;
+    }
+    return p[0];
+  };
+  const std::int64_t m = (n + kCanonChunk - 1) / kCanonChunk;
+  if (m == 1) return chunk(0, n);
+  T part[kCanonSerialMax / kCanonChunk];  // (m,) chunk partials, then one more chunk level
+  for (std::int64_t c = 0; c < m; ++c) {
+    const std::int64_t rest = n - c * kCanonChunk;
+    part[c] = chunk(c * kCanonChunk, rest < kCanonChunk ? rest : kCanonChunk);
+  }
+  int active = static_cast<int>(m);
+  for (int j = 0; j < active; ++j) part[j] = Op::apply(e, part[j]);
+  for (int s = kCanonLanes / 2; s >= 1; s /= 2) {
+    if (s >= active) continue;
+    for (int q = 0; q < active - s; ++q) part[q] = Op::apply(part[q], part[q + s]);
+    active = s;
+  }
+  return part[0];
+}
+
 }  // namespace ditto::kernels::cpu (or the variant's)

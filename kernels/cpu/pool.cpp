@@ -1,0 +1,337 @@
+// ditto — CPU pooling kernels (interface and orders: kernels/pool.h). Forward: one output per
+// iteration, its taps reduced by canonical_serial (the canonical order, bit for bit the
+// reduction kernel's); backward: the gather of kernels/pool.h, one input row per iteration.
+// Every output and every pixel is computed from its own window / taps alone, so the split across
+// threads never changes a bit.
+#include "kernels/pool.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "kernels/common/dtype_visit.h"
+#include "kernels/common/pool_args.h"
+#include "kernels/cpu/canonical_sum.h"
+#include "kernels/cpu/level.h"
+#include "kernels/cpu/parallel.h"
+
+namespace ditto::kernels::cpu::DITTO_CPU_NS {
+namespace {
+
+using i64 = std::int64_t;
+static_assert(pool_args::kMaxTaps == kCanonSerialMax);
+
+/// x's element at tap t of output (n, c, oh, ow), or `pad` outside the image.
+template <class T>
+struct Taps {
+  const T* x;
+  i64 sn, sc, sh, sw;  // x's strides
+  const WindowGeom& g;
+  T pad;
+  T at(i64 n, i64 c, i64 oh, i64 ow, i64 t) const {
+    const i64 kh = t / g.kW, kw = t - kh * g.kW;
+    const i64 h = oh * g.sH - g.pH + kh * g.dH, w = ow * g.sW - g.pW + kw * g.dW;
+    if (h < 0 || h >= g.H || w < 0 || w >= g.W) return pad;
+    return x[n * sn + c * sc + h * sh + w * sw];
+  }
+};
+
+template <class T>
+Taps<T> taps_of(const WindowGeom& g, const View& x, T pad) {
+  return {static_cast<const T*>(x.data),
+          x.strides[0],
+          x.strides[1],
+          x.strides[2],
+          x.strides[3],
+          g,
+          pad};
+}
+
+// Runs fn(n, c, oh, ow, o) for every output o (row-major), rows (n, c, oh) split across threads.
+template <class F>
+void for_outputs(const WindowGeom& g, F&& fn) {
+  const i64 rows = g.N * g.C * g.OH;
+  parallel_ranges(rows, threads_for(rows * g.OW * g.kH * g.kW), [&](i64 lo, i64 hi) {
+    for (i64 r = lo; r < hi; ++r) {
+      const i64 oh = r % g.OH, c = (r / g.OH) % g.C, n = r / (g.OH * g.C);
+      for (i64 ow = 0; ow < g.OW; ++ow) fn(n, c, oh, ow, r * g.OW + ow);
+    }
+  });
+}
+
+// Sums share(k, d, t) — k the output (n, c, oh, ow), d its (oh, ow) — into every pixel of dx by
+// the gather of kernels/pool.h: acc = +0,
+// then the taps (kh, kw) ascending whose window exists. Written row by row: for each (kh, kw)
+// the windows that reach the row are visited in one pass, and each pixel still receives its
+// taps in (kh, kw) order (distinct ow reach distinct w). Rows (n, c, h) are split across threads.
+template <class T, class Share>
+void gather(const WindowGeom& g, T* dx, Share&& share) {
+  const i64 rows = g.N * g.C * g.H;
+  parallel_ranges(rows, threads_for(rows * g.W * g.kH * g.kW), [&](i64 lo, i64 hi) {
+    for (i64 r = lo; r < hi; ++r) {
+      const i64 h = r % g.H, c = (r / g.H) % g.C, n = r / (g.H * g.C);
+      T* row = dx + r * g.W;
+      for (i64 w = 0; w < g.W; ++w) row[w] = T(0);
+      for (i64 kh = 0; kh < g.kH; ++kh) {
+        const i64 th = h + g.pH - kh * g.dH;  // = oh * sH for the window row using tap kh
+        if (th < 0 || th % g.sH != 0 || th / g.sH >= g.OH) continue;
+        const i64 oh = th / g.sH;
+        const i64 base = ((n * g.C + c) * g.OH + oh) * g.OW;  // output (n, c, oh, 0)
+        for (i64 kw = 0; kw < g.kW; ++kw) {
+          // The windows ow whose tap kw lands inside the row: 0 <= w0 + ow * sW < W.
+          const i64 w0 = kw * g.dW - g.pW;
+          const i64 ow_lo = w0 >= 0 ? 0 : (-w0 + g.sW - 1) / g.sW;
+          const i64 ow_hi = w0 >= g.W ? 0 : std::min(g.OW, (g.W - w0 + g.sW - 1) / g.sW);
+          const i64 t = kh * g.kW + kw;
+          for (i64 ow = ow_lo; ow < ow_hi; ++ow) {
+            T& acc = row[w0 + ow * g.sW];
+            acc = acc + share(base + ow, oh * g.OW + ow, t);
+          }
+        }
+      }
+    }
+  });
+}
+
+// The pixel (h, w) of tap t of window (oh, ow), or false when it lies in the padding.
+inline bool tap_pixel(const WindowGeom& g, i64 oh, i64 ow, i64 t, i64& h, i64& w) {
+  const i64 kh = t / g.kW, kw = t - kh * g.kW;
+  h = oh * g.sH - g.pH + kh * g.dH;
+  w = ow * g.sW - g.pW + kw * g.dW;
+  return h >= 0 && h < g.H && w >= 0 && w < g.W;
+}
+
+/// Windows up to one canonical chunk are reduced a whole output row at a time: the row's taps are
+/// gathered as (taps, OW) — tap t of every window side by side — and the canonical chunk's lanes,
+/// steps and tree run on those rows, so each operation is one vectorisable loop over ow and
+/// every output still sees exactly canonical_serial's operations. Longer windows use
+/// canonical_serial per output.
+template <class T>
+void gather_row(const Taps<T>& tp, i64 n, i64 c, i64 oh, T* buf) {
+  const WindowGeom& g = tp.g;
+  const i64 taps = g.kH * g.kW, OW = g.OW;
+  for (i64 kh = 0, t = 0; kh < g.kH; ++kh) {
+    const i64 h = oh * g.sH - g.pH + kh * g.dH;
+    const T* src = tp.x + n * tp.sn + c * tp.sc + h * tp.sh;
+    for (i64 kw = 0; kw < g.kW; ++kw, ++t) {  // buf[t, ow] = tap t of window ow
+      T* dst = buf + t * OW;
+      if (h < 0 || h >= g.H) {
+        for (i64 ow = 0; ow < OW; ++ow) dst[ow] = tp.pad;
+        continue;
+      }
+      for (i64 ow = 0; ow < OW; ++ow) {
+        const i64 w = ow * g.sW - g.pW + kw * g.dW;
+        dst[ow] = (w < 0 || w >= g.W) ? tp.pad : src[w * tp.sw];
+      }
+    }
+  }
+  (void)taps;
+}
+
+/// canonical_chunk over the rows of buf (taps, OW), in place; row 0 ends up holding the results.
+template <class T, class Op>
+void reduce_rows(i64 taps, i64 OW, T e, T* buf) {
+  // Lanes j < active start at op(e, tap j); steps 1..3 fold in taps 256 step + j; then the
+  // partial tree — canonical_serial's operations, one vectorisable loop over ow each.
+  int active = static_cast<int>(std::min<i64>(taps, kCanonLanes));
+#pragma omp simd
+  for (i64 q = 0; q < active * OW; ++q) buf[q] = Op::apply(e, buf[q]);
+  for (int step = 1; step < kCanonSteps; ++step) {
+    const i64 hi = std::min<i64>(taps - i64{kCanonLanes} * step, kCanonLanes);
+    for (i64 j = 0; j < hi; ++j) {
+      T* p = buf + j * OW;
+      const T* x = buf + (i64{kCanonLanes} * step + j) * OW;
+#pragma omp simd
+      for (i64 ow = 0; ow < OW; ++ow) p[ow] = Op::apply(p[ow], x[ow]);
+    }
+  }
+  for (int sl = kCanonLanes / 2; sl >= 1; sl /= 2) {
+    if (sl >= active) continue;
+#pragma omp simd
+    for (i64 q = 0; q < (active - sl) * OW; ++q) buf[q] = Op::apply(buf[q], buf[q + sl * OW]);
+    active = sl;
+  }
+}
+
+/// argmax's rule over the rows of buf (taps, OW): per ow the first maximal tap; NaN counts as
+/// maximal and the first NaN wins. bv: (OW,) scratch.
+template <class T>
+void argmax_rows(i64 taps, i64 OW, const T* buf, T* bv, i64* best) {
+  for (i64 ow = 0; ow < OW; ++ow) {
+    bv[ow] = buf[ow];
+    best[ow] = 0;
+  }
+  for (i64 t = 1; t < taps; ++t) {
+    const T* row = buf + t * OW;
+#pragma omp simd
+    for (i64 ow = 0; ow < OW; ++ow) {
+      const T v = row[ow];
+      if (bv[ow] == bv[ow] && (v != v || v > bv[ow])) {
+        best[ow] = t;
+        bv[ow] = v;
+      }
+    }
+  }
+}
+
+/// Runs row(n, c, oh, r, buf) for every output row r = (n, c, oh), split across threads; each
+/// thread gets a (taps + 1, OW) scratch buffer for its rows.
+template <class T, class Row>
+void for_rows(const WindowGeom& g, Row&& row) {
+  const i64 rows = g.N * g.C * g.OH;
+  parallel_ranges(rows, threads_for(rows * g.OW * g.kH * g.kW), [&](i64 lo, i64 hi) {
+    std::vector<T> buf(static_cast<std::size_t>((g.kH * g.kW + 1) * g.OW));  // (taps + 1, OW)
+    for (i64 r = lo; r < hi; ++r) {
+      const i64 oh = r % g.OH, c = (r / g.OH) % g.C, n = r / (g.OH * g.C);
+      row(n, c, oh, r, buf.data());
+    }
+  });
+}
+
+template <class T>
+void max_forward_t(const WindowGeom& g, const View& x, const View& out, const View& arg) {
+  const Taps<T> tp = taps_of<T>(g, x, -std::numeric_limits<T>::infinity());
+  T* o = static_cast<T*>(out.data);
+  i64* a = static_cast<i64*>(arg.data);
+  const i64 taps = g.kH * g.kW;
+  const T e = CanonMax::identity<T>();
+  // argmax's rule: the first maximal tap; NaN counts as maximal and the first NaN wins.
+  auto first_max = [&](i64 n, i64 c, i64 oh, i64 ow) {
+    i64 best = 0;
+    T bv = tp.at(n, c, oh, ow, 0);
+    for (i64 t = 1; t < taps && bv == bv; ++t) {
+      const T v = tp.at(n, c, oh, ow, t);
+      if (v != v || v > bv) {
+        best = t;
+        bv = v;
+      }
+    }
+    return best;
+  };
+  if (taps > kCanonChunk) {
+    for_outputs(g, [&](i64 n, i64 c, i64 oh, i64 ow, i64 k) {
+      o[k] = canonical_serial<T, CanonMax>(taps, e, [&](i64 t) { return tp.at(n, c, oh, ow, t); });
+      if (a != nullptr) a[k] = first_max(n, c, oh, ow);
+    });
+    return;
+  }
+  for_rows<T>(g, [&](i64 n, i64 c, i64 oh, i64 r, T* buf) {
+    gather_row(tp, n, c, oh, buf);
+    if (a != nullptr) argmax_rows(taps, g.OW, buf, buf + taps * g.OW, a + r * g.OW);
+    reduce_rows<T, CanonMax>(taps, g.OW, e, buf);
+    for (i64 ow = 0; ow < g.OW; ++ow) o[r * g.OW + ow] = buf[ow];
+  });
+}
+
+template <class T>
+void avg_forward_t(const WindowGeom& g, const View& x, const View& divisor, const View& out) {
+  const Taps<T> tp = taps_of<T>(g, x, T(0));
+  const T* d = static_cast<const T*>(divisor.data);
+  T* o = static_cast<T*>(out.data);
+  const i64 taps = g.kH * g.kW;
+  if (taps > kCanonChunk) {
+    for_outputs(g, [&](i64 n, i64 c, i64 oh, i64 ow, i64 k) {
+      const T s =
+          canonical_serial<T, CanonSum>(taps, T(0), [&](i64 t) { return tp.at(n, c, oh, ow, t); });
+      o[k] = s / d[oh * g.OW + ow];
+    });
+    return;
+  }
+  for_rows<T>(g, [&](i64 n, i64 c, i64 oh, i64 r, T* buf) {
+    gather_row(tp, n, c, oh, buf);
+    reduce_rows<T, CanonSum>(taps, g.OW, T(0), buf);
+    T* orow = o + r * g.OW;
+    const T* drow = d + oh * g.OW;
+    for (i64 ow = 0; ow < g.OW; ++ow) orow[ow] = buf[ow] / drow[ow];
+  });
+}
+
+template <class T>
+void max_backward_t(Mode mode, const WindowGeom& g, const View& grad, const View& arg,
+                    const View& dx) {
+  const T* gr = static_cast<const T*>(grad.data);
+  const i64* a = static_cast<const i64*>(arg.data);
+  T* d = static_cast<T*>(dx.data);
+  if (mode == Mode::Deterministic) {
+    gather<T>(g, d, [&](i64 k, i64, i64 t) { return a[k] == t ? gr[k] : T(0); });
+    return;
+  }
+  // Fast: a scatter, one (n, c) plane per task (planes are disjoint, so no atomics are needed
+  // on the CPU; the order within a plane is the output order, not the gather's).
+  const i64 planes = g.N * g.C, plane_in = g.H * g.W, plane_out = g.OH * g.OW;
+  parallel_ranges(planes, threads_for(dx.numel() + grad.numel()), [&](i64 lo, i64 hi) {
+    for (i64 p = lo; p < hi; ++p) {
+      T* dp = d + p * plane_in;
+      for (i64 i = 0; i < plane_in; ++i) dp[i] = T(0);
+      for (i64 o = 0; o < plane_out; ++o) {
+        i64 h, w;
+        if (tap_pixel(g, o / g.OW, o % g.OW, a[p * plane_out + o], h, w))
+          dp[h * g.W + w] += gr[p * plane_out + o];
+      }
+    }
+  });
+}
+
+template <class T>
+void avg_backward_t(Mode mode, const WindowGeom& g, const View& grad, const View& divisor,
+                    const View& dx) {
+  const T* gr = static_cast<const T*>(grad.data);
+  const T* dv = static_cast<const T*>(divisor.data);
+  T* d = static_cast<T*>(dx.data);
+  if (mode == Mode::Deterministic) {
+    gather<T>(g, d, [&](i64 k, i64 dk, i64) { return gr[k] / dv[dk]; });
+    return;
+  }
+  const i64 planes = g.N * g.C, plane_in = g.H * g.W, plane_out = g.OH * g.OW;
+  parallel_ranges(planes, threads_for(dx.numel() + grad.numel()), [&](i64 lo, i64 hi) {
+    for (i64 p = lo; p < hi; ++p) {
+      T* dp = d + p * plane_in;
+      for (i64 i = 0; i < plane_in; ++i) dp[i] = T(0);
+      for (i64 o = 0; o < plane_out; ++o) {
+        const T share = gr[p * plane_out + o] / dv[o];
+        for (i64 t = 0; t < g.kH * g.kW; ++t) {
+          i64 h, w;
+          if (tap_pixel(g, o / g.OW, o % g.OW, t, h, w)) dp[h * g.W + w] += share;
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void max_forward(const WindowGeom& g, const View& x, const View& out, const View& arg) {
+  pool_args::check_max_forward(g, x, out, arg);
+  visit_float(x.dtype,
+              [&](auto tag) { max_forward_t<typename decltype(tag)::type>(g, x, out, arg); });
+}
+
+void max_backward(Mode mode, const WindowGeom& g, const View& grad, const View& arg,
+                  const View& dx) {
+  pool_args::check_max_backward(g, grad, arg, dx);
+  visit_float(grad.dtype, [&](auto tag) {
+    max_backward_t<typename decltype(tag)::type>(mode, g, grad, arg, dx);
+  });
+}
+
+void avg_forward(const WindowGeom& g, const View& x, const View& divisor, const View& out) {
+  pool_args::check_avg_forward(g, x, divisor, out);
+  visit_float(x.dtype,
+              [&](auto tag) { avg_forward_t<typename decltype(tag)::type>(g, x, divisor, out); });
+}
+
+void avg_backward(Mode mode, const WindowGeom& g, const View& grad, const View& divisor,
+                  const View& dx) {
+  pool_args::check_avg_backward(g, grad, divisor, dx);
+  visit_float(grad.dtype, [&](auto tag) {
+    avg_backward_t<typename decltype(tag)::type>(mode, g, grad, divisor, dx);
+  });
+}
+
+const PoolKernels pool_table = {.max_forward = &max_forward,
+                                .max_backward = &max_backward,
+                                .avg_forward = &avg_forward,
+                                .avg_backward = &avg_backward};
+
+}  // namespace ditto::kernels::cpu::DITTO_CPU_NS

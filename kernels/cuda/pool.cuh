@@ -1,0 +1,235 @@
+// ditto — GPU pooling kernels (cuda and sim; interface and orders: kernels/pool.h). Forward:
+// one thread per output reduces its window's taps with canonical_serial, the canonical order
+// (the same function the CPU kernels call), so neither the grid nor the block size nor the
+// schedule can change a bit. Backward, Deterministic: one thread per input pixel gathers the
+// taps (kh, kw) ascending; Fast: zero, then one atomicAdd per (output, tap) in arrival order.
+#pragma once
+#include <cstdint>
+#include <limits>
+
+#include "kernels/common/dtype_visit.h"
+#include "kernels/common/pool_args.h"
+#include "kernels/cpu/canonical_sum.h"
+#include "kernels/cuda/gpu_common.cuh"
+#include "kernels/pool.h"
+
+namespace ditto::kernels::DITTO_GPU_NS {
+namespace pool_detail {
+
+using i64 = std::int64_t;
+using cpu::CanonMax;
+using cpu::CanonSum;
+static_assert(pool_args::kMaxTaps == cpu::kCanonSerialMax);
+
+__device__ __forceinline__ i64 first_index() {
+  return static_cast<i64>(blockIdx.x) * blockDim.x + threadIdx.x;
+}
+__device__ __forceinline__ i64 grid_step() { return static_cast<i64>(gridDim.x) * blockDim.x; }
+
+/// x (any strides) as the kernels read it: tap t of output (n, c, oh, ow), or pad outside.
+template <class T>
+struct Taps {
+  const T* x;
+  i64 sn, sc, sh, sw;
+  WindowGeom g;
+  T pad;
+  __device__ T at(i64 n, i64 c, i64 oh, i64 ow, i64 t) const {
+    const i64 kh = t / g.kW, kw = t - kh * g.kW;
+    const i64 h = oh * g.sH - g.pH + kh * g.dH, w = ow * g.sW - g.pW + kw * g.dW;
+    if (h < 0 || h >= g.H || w < 0 || w >= g.W) return pad;
+    return x[n * sn + c * sc + h * sh + w * sw];
+  }
+};
+
+template <class T>
+Taps<T> taps_of(const WindowGeom& g, const View& x, T pad) {
+  return {static_cast<const T*>(x.data),
+          x.strides[0],
+          x.strides[1],
+          x.strides[2],
+          x.strides[3],
+          g,
+          pad};
+}
+
+/// Output index k -> (n, c, oh, ow).
+__device__ __forceinline__ void unflatten_out(const WindowGeom& g, i64 k, i64& n, i64& c, i64& oh,
+                                              i64& ow) {
+  ow = k % g.OW;
+  k /= g.OW;
+  oh = k % g.OH;
+  k /= g.OH;
+  c = k % g.C;
+  n = k / g.C;
+}
+
+template <class T>
+__global__ void max_forward_kernel(Taps<T> tp, T* out, i64* arg, i64 total, T e) {
+  const WindowGeom& g = tp.g;
+  const i64 taps = g.kH * g.kW;
+  for (i64 k = first_index(); k < total; k += grid_step()) {
+    i64 n, c, oh, ow;
+    unflatten_out(g, k, n, c, oh, ow);
+    out[k] =
+        cpu::canonical_serial<T, CanonMax>(taps, e, [&](i64 t) { return tp.at(n, c, oh, ow, t); });
+    if (arg == nullptr) continue;
+    i64 best = 0;  // argmax's rule: the first maximal tap, NaN maximal, the first NaN wins
+    T bv = tp.at(n, c, oh, ow, 0);
+    for (i64 t = 1; t < taps && bv == bv; ++t) {
+      const T v = tp.at(n, c, oh, ow, t);
+      if (v != v || v > bv) {
+        best = t;
+        bv = v;
+      }
+    }
+    arg[k] = best;
+  }
+}
+
+template <class T>
+__global__ void avg_forward_kernel(Taps<T> tp, const T* divisor, T* out, i64 total) {
+  const WindowGeom& g = tp.g;
+  for (i64 k = first_index(); k < total; k += grid_step()) {
+    i64 n, c, oh, ow;
+    unflatten_out(g, k, n, c, oh, ow);
+    const T s = cpu::canonical_serial<T, CanonSum>(g.kH * g.kW, T(0),
+                                                   [&](i64 t) { return tp.at(n, c, oh, ow, t); });
+    out[k] = s / divisor[oh * g.OW + ow];
+  }
+}
+
+/// The Deterministic gather: pixel i = (n, c, h, w) sums share(output, tap) over its taps (kh, kw)
+/// ascending whose window exists, from +0. max: share = arg == t ? grad : +0; avg: grad / div.
+template <class T, bool kMax>
+__global__ void gather_kernel(WindowGeom g, const T* grad, const i64* arg, const T* divisor, T* dx,
+                              i64 total) {
+  for (i64 i = first_index(); i < total; i += grid_step()) {
+    i64 q = i;
+    const i64 w = q % g.W;
+    q /= g.W;
+    const i64 h = q % g.H;
+    q /= g.H;
+    const i64 c = q % g.C;
+    const i64 n = q / g.C;
+    T acc = T(0);
+    for (i64 kh = 0; kh < g.kH; ++kh) {
+      const i64 th = h + g.pH - kh * g.dH;
+      if (th < 0 || th % g.sH != 0 || th / g.sH >= g.OH) continue;
+      const i64 oh = th / g.sH;
+      for (i64 kw = 0; kw < g.kW; ++kw) {
+        const i64 tw = w + g.pW - kw * g.dW;
+        if (tw < 0 || tw % g.sW != 0 || tw / g.sW >= g.OW) continue;
+        const i64 ow = tw / g.sW;
+        const i64 k = ((n * g.C + c) * g.OH + oh) * g.OW + ow;
+        if constexpr (kMax)
+          acc = acc + (arg[k] == kh * g.kW + kw ? grad[k] : T(0));
+        else
+          acc = acc + grad[k] / divisor[oh * g.OW + ow];
+      }
+    }
+    dx[i] = acc;
+  }
+}
+
+template <class T>
+__global__ void zero_kernel(T* p, i64 total) {
+  for (i64 i = first_index(); i < total; i += grid_step()) p[i] = T(0);
+}
+
+/// Fast backward: every output adds its share to its pixels (max: the arg tap only) with
+/// atomicAdd, in whatever order the threads arrive.
+template <class T, bool kMax>
+__global__ void scatter_kernel(WindowGeom g, const T* grad, const i64* arg, const T* divisor, T* dx,
+                               i64 total) {
+  for (i64 k = first_index(); k < total; k += grid_step()) {
+    i64 n, c, oh, ow;
+    unflatten_out(g, k, n, c, oh, ow);
+    const i64 t0 = kMax ? arg[k] : 0, t1 = kMax ? arg[k] + 1 : g.kH * g.kW;
+    const T share = kMax ? grad[k] : grad[k] / divisor[oh * g.OW + ow];
+    for (i64 t = t0; t < t1; ++t) {
+      const i64 kh = t / g.kW, kw = t - kh * g.kW;
+      const i64 h = oh * g.sH - g.pH + kh * g.dH, w = ow * g.sW - g.pW + kw * g.dW;
+      if (h < 0 || h >= g.H || w < 0 || w >= g.W) continue;  // padding taps get nothing
+      atomicAdd(dx + ((n * g.C + c) * g.H + h) * g.W + w, share);
+    }
+  }
+}
+
+template <class T, bool kMax>
+void backward(Mode mode, const WindowGeom& g, const View& grad, const i64* arg, const T* divisor,
+              const View& dx) {
+  const T* gr = static_cast<const T*>(grad.data);
+  T* d = static_cast<T*>(dx.data);
+  const i64 pixels = dx.numel(), outputs = grad.numel();
+  if (pixels == 0) return;
+  if (mode == Mode::Deterministic) {
+    launch_1d(gather_kernel<T, kMax>, pixels, g, gr, arg, divisor, d, pixels);
+  } else {
+    launch_1d(zero_kernel<T>, pixels, d, pixels);
+    if (outputs > 0) launch_1d(scatter_kernel<T, kMax>, outputs, g, gr, arg, divisor, d, outputs);
+  }
+  ditto::gpu::device_synchronize();
+}
+
+}  // namespace pool_detail
+
+// Defined (not inline) here: this header is included by exactly one translation unit per
+// compiler (kernels/cuda/pool.cu, kernels/sim/pool_sim.cpp).
+
+/// See kernels/pool.h: one launch.
+void max_forward(const WindowGeom& g, const View& x, const View& out, const View& arg) {
+  using namespace pool_detail;
+  pool_args::check_max_forward(g, x, out, arg);
+  const i64 total = out.numel();
+  if (total == 0) return;
+  visit_float(x.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T ninf = -std::numeric_limits<T>::infinity();  // CanonMax's identity and the padding
+    launch_1d(max_forward_kernel<T>, total, taps_of<T>(g, x, ninf), static_cast<T*>(out.data),
+              static_cast<i64*>(arg.data), total, ninf);
+  });
+  ditto::gpu::device_synchronize();
+}
+
+/// See kernels/pool.h: Deterministic one launch (a gather), Fast two (zero, atomic scatter).
+void max_backward(Mode mode, const WindowGeom& g, const View& grad, const View& arg,
+                  const View& dx) {
+  using namespace pool_detail;
+  pool_args::check_max_backward(g, grad, arg, dx);
+  visit_float(grad.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    backward<T, true>(mode, g, grad, static_cast<const i64*>(arg.data), nullptr, dx);
+  });
+}
+
+/// See kernels/pool.h: one launch.
+void avg_forward(const WindowGeom& g, const View& x, const View& divisor, const View& out) {
+  using namespace pool_detail;
+  pool_args::check_avg_forward(g, x, divisor, out);
+  const i64 total = out.numel();
+  if (total == 0) return;
+  visit_float(x.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    launch_1d(avg_forward_kernel<T>, total, taps_of<T>(g, x, T(0)),
+              static_cast<const T*>(divisor.data), static_cast<T*>(out.data), total);
+  });
+  ditto::gpu::device_synchronize();
+}
+
+/// See kernels/pool.h: Deterministic one launch (a gather), Fast two (zero, atomic scatter).
+void avg_backward(Mode mode, const WindowGeom& g, const View& grad, const View& divisor,
+                  const View& dx) {
+  using namespace pool_detail;
+  pool_args::check_avg_backward(g, grad, divisor, dx);
+  visit_float(grad.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    backward<T, false>(mode, g, grad, nullptr, static_cast<const T*>(divisor.data), dx);
+  });
+}
+
+const PoolKernels pool_table = {.max_forward = &max_forward,
+                                .max_backward = &max_backward,
+                                .avg_forward = &avg_forward,
+                                .avg_backward = &avg_backward};
+
+}  // namespace ditto::kernels::DITTO_GPU_NS
