@@ -22,16 +22,14 @@
 #include "kernels/random.h"
 #include "kernels/sim/runtime.h"
 #include "test/fixtures/bits.h"
+#include "test/fixtures/threads.h"
 
 using namespace ditto;
 using ditto::test_fixtures::same_bits;
 
 namespace {
 
-struct ThreadsRestore {
-  int prev = get_num_threads();
-  ~ThreadsRestore() { set_num_threads(prev); }
-};
+using ditto::test_fixtures::ThreadsRestore;  // test/fixtures/threads.h
 
 // Inputs with the awkward values in front: NaN, -0, +0, -inf, +inf, then normals.
 Tensor input(const Shape& s, DType t, Device d) {

@@ -18,6 +18,7 @@
 #include "kernels/launch_config.h"
 #include "test/fixtures/bits.h"
 #include "test/fixtures/rng.h"
+#include "test/fixtures/threads.h"
 #include "test/gradcheck.h"
 
 using namespace ditto;
@@ -28,10 +29,7 @@ using ditto::test_fixtures::same_bits;  // test/fixtures/bits.h
 
 namespace {
 
-struct ThreadsRestore {
-  int prev = get_num_threads();
-  ~ThreadsRestore() { set_num_threads(prev); }
-};
+using ditto::test_fixtures::ThreadsRestore;  // test/fixtures/threads.h
 
 // Every tensor of `got` has the bits of `ref` (and lives on `d`).
 void check_same(const std::vector<Tensor>& ref, const std::vector<Tensor>& got, Device d) {

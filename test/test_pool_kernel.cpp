@@ -20,16 +20,14 @@
 #include "kernels/cpu/canonical_sum.h"
 #include "kernels/sim/runtime.h"
 #include "test/fixtures/bits.h"
+#include "test/fixtures/threads.h"
 
 using namespace ditto;
 using ditto::test_fixtures::same_bits;
 
 namespace {
 
-struct ThreadsRestore {
-  int prev = get_num_threads();
-  ~ThreadsRestore() { set_num_threads(prev); }
-};
+using ditto::test_fixtures::ThreadsRestore;  // test/fixtures/threads.h
 
 struct Geo {
   Shape x;

@@ -22,31 +22,8 @@ namespace {
 using i64 = std::int64_t;
 static_assert(pool_args::kMaxTaps == kCanonSerialMax);
 
-/// x's element at tap t of output (n, c, oh, ow), or `pad` outside the image.
-template <class T>
-struct Taps {
-  const T* x;
-  i64 sn, sc, sh, sw;  // x's strides
-  const WindowGeom& g;
-  T pad;
-  T at(i64 n, i64 c, i64 oh, i64 ow, i64 t) const {
-    const i64 kh = t / g.kW, kw = t - kh * g.kW;
-    const i64 h = oh * g.sH - g.pH + kh * g.dH, w = ow * g.sW - g.pW + kw * g.dW;
-    if (h < 0 || h >= g.H || w < 0 || w >= g.W) return pad;
-    return x[n * sn + c * sc + h * sh + w * sw];
-  }
-};
-
-template <class T>
-Taps<T> taps_of(const WindowGeom& g, const View& x, T pad) {
-  return {static_cast<const T*>(x.data),
-          x.strides[0],
-          x.strides[1],
-          x.strides[2],
-          x.strides[3],
-          g,
-          pad};
-}
+using pool_args::Taps;
+using pool_args::taps_of;
 
 // Runs fn(n, c, oh, ow, o) for every output o (row-major), rows (n, c, oh) split across threads.
 template <class F>
@@ -196,23 +173,10 @@ void max_forward_t(const WindowGeom& g, const View& x, const View& out, const Vi
   i64* a = static_cast<i64*>(arg.data);
   const i64 taps = g.kH * g.kW;
   const T e = CanonMax::identity<T>();
-  // argmax's rule: the first maximal tap; NaN counts as maximal and the first NaN wins.
-  auto first_max = [&](i64 n, i64 c, i64 oh, i64 ow) {
-    i64 best = 0;
-    T bv = tp.at(n, c, oh, ow, 0);
-    for (i64 t = 1; t < taps && bv == bv; ++t) {
-      const T v = tp.at(n, c, oh, ow, t);
-      if (v != v || v > bv) {
-        best = t;
-        bv = v;
-      }
-    }
-    return best;
-  };
   if (taps > kCanonChunk) {
     for_outputs(g, [&](i64 n, i64 c, i64 oh, i64 ow, i64 k) {
       o[k] = canonical_serial<T, CanonMax>(taps, e, [&](i64 t) { return tp.at(n, c, oh, ow, t); });
-      if (a != nullptr) a[k] = first_max(n, c, oh, ow);
+      if (a != nullptr) a[k] = pool_args::first_max_tap(tp, n, c, oh, ow);
     });
     return;
   }

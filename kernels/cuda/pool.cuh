@@ -26,31 +26,8 @@ __device__ __forceinline__ i64 first_index() {
 }
 __device__ __forceinline__ i64 grid_step() { return static_cast<i64>(gridDim.x) * blockDim.x; }
 
-/// x (any strides) as the kernels read it: tap t of output (n, c, oh, ow), or pad outside.
-template <class T>
-struct Taps {
-  const T* x;
-  i64 sn, sc, sh, sw;
-  WindowGeom g;
-  T pad;
-  __device__ T at(i64 n, i64 c, i64 oh, i64 ow, i64 t) const {
-    const i64 kh = t / g.kW, kw = t - kh * g.kW;
-    const i64 h = oh * g.sH - g.pH + kh * g.dH, w = ow * g.sW - g.pW + kw * g.dW;
-    if (h < 0 || h >= g.H || w < 0 || w >= g.W) return pad;
-    return x[n * sn + c * sc + h * sh + w * sw];
-  }
-};
-
-template <class T>
-Taps<T> taps_of(const WindowGeom& g, const View& x, T pad) {
-  return {static_cast<const T*>(x.data),
-          x.strides[0],
-          x.strides[1],
-          x.strides[2],
-          x.strides[3],
-          g,
-          pad};
-}
+using pool_args::Taps;
+using pool_args::taps_of;
 
 /// Output index k -> (n, c, oh, ow).
 __device__ __forceinline__ void unflatten_out(const WindowGeom& g, i64 k, i64& n, i64& c, i64& oh,
@@ -73,16 +50,7 @@ __global__ void max_forward_kernel(Taps<T> tp, T* out, i64* arg, i64 total, T e)
     out[k] =
         cpu::canonical_serial<T, CanonMax>(taps, e, [&](i64 t) { return tp.at(n, c, oh, ow, t); });
     if (arg == nullptr) continue;
-    i64 best = 0;  // argmax's rule: the first maximal tap, NaN maximal, the first NaN wins
-    T bv = tp.at(n, c, oh, ow, 0);
-    for (i64 t = 1; t < taps && bv == bv; ++t) {
-      const T v = tp.at(n, c, oh, ow, t);
-      if (v != v || v > bv) {
-        best = t;
-        bv = v;
-      }
-    }
-    arg[k] = best;
+    arg[k] = pool_args::first_max_tap(tp, n, c, oh, ow);
   }
 }
 
