@@ -47,12 +47,37 @@ void matmul_on(benchmark::State& s, ditto::Device dev) {
   set_label(s);
 }
 
+// batch_norm training forward + backward over a (2^k / 2^18, 16, 128, 128) f32 input (2^24
+// values at k = 24), affine, with running statistics: what determinism costs for the per-channel
+// sums (the passes over memory are the same in both modes).
+void batch_norm_on(benchmark::State& s, ditto::Device dev) {
+  using namespace ditto;
+  set_num_threads(static_cast<int>(s.range(2)));
+  Generator g(3);
+  const std::int64_t n = (std::int64_t{1} << s.range(0)) / (16 * 128 * 128);
+  Tensor x = randn({n, 16, 128, 128}, g, DType::f32, dev).requires_grad_();
+  Tensor w = ones({16}, DType::f32, dev).requires_grad_();
+  Tensor b = zeros({16}, DType::f32, dev).requires_grad_();
+  Tensor rm = zeros({16}, DType::f32, dev), rv = ones({16}, DType::f32, dev);
+  Tensor gr = randn(x.shape(), g, DType::f32, dev);
+  for (auto _ : s) {
+    Tensor y = batch_norm(x, rm, rv, w, b, true, 0.1, 1e-5, mode_of(s));
+    y.backward(gr);
+    benchmark::DoNotOptimize(x.grad().raw_data());
+    for (Tensor* t : {&x, &w, &b}) t->set_grad(Tensor());  // no accumulation across iterations
+  }
+  s.SetBytesProcessed(s.iterations() * x.numel() * 4);
+  set_label(s);
+}
+
 void BM_sum_cpu(benchmark::State& s) { sum_on(s, ditto::Device::cpu()); }
+void BM_batch_norm_cpu(benchmark::State& s) { batch_norm_on(s, ditto::Device::cpu()); }
 void BM_matmul_cpu(benchmark::State& s) { matmul_on(s, ditto::Device::cpu()); }
 void BM_sum_sim(benchmark::State& s) { sum_on(s, ditto::Device::sim()); }
 void BM_matmul_sim(benchmark::State& s) { matmul_on(s, ditto::Device::sim()); }
 
 BENCHMARK(BM_sum_cpu)->ArgsProduct({{24}, {0, 1}, {1, 2}})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_batch_norm_cpu)->ArgsProduct({{24}, {0, 1}, {1, 2}})->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_matmul_cpu)->ArgsProduct({{1024}, {0, 1}, {1, 2}})->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_sum_sim)->ArgsProduct({{20}, {0, 1}, {1}})->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_matmul_sim)->ArgsProduct({{64}, {0, 1}, {1}})->Unit(benchmark::kMillisecond);

@@ -140,6 +140,43 @@ std::vector<OpCase> build() {
            },
        .grad_shapes = {{1, 2, 4, 4}, {1, 1, 7, 6}}});
 
+  // ---- batch_norm --------------------------------------------------------------------------
+  add({.name = "batch_norm training 4-D (affine, running statistics; 1300 values per channel: two "
+               "chunks)",
+       .family = "batch_norm",
+       .shapes = {{13, 3, 10, 10}, {3}, {3}},
+       .run =
+           [](const V& x, Generator&) {
+             const std::int64_t C = x[0].size(1);
+             Tensor rm = zeros({C}, x[0].dtype(), x[0].device());
+             Tensor rv = ones({C}, x[0].dtype(), x[0].device());
+             return V{batch_norm(x[0], rm, rv, x[1], x[2], true, 0.3), rm, rv};
+           },
+       .grad_shapes = {{3, 2, 3, 2}, {2}, {2}}});
+  add({.name = "batch_norm training 2-D and 3-D, no affine, no running statistics",
+       .family = "batch_norm",
+       .shapes = {{37, 5}, {4, 3, 9}},
+       .run =
+           [](const V& x, Generator&) {
+             return V{batch_norm(x[0], Tensor(), Tensor(), Tensor(), Tensor(), true),
+                      batch_norm(x[1], Tensor(), Tensor(), Tensor(), Tensor(), true)};
+           },
+       .grad_shapes = {{6, 3}, {3, 2, 4}}});
+  add({.name = "batch_norm eval 3-D (running statistics), weight without bias",
+       .family = "batch_norm",
+       .shapes = {{5, 4, 7}, {4}},
+       .run =
+           [](const V& x, Generator&) {
+             Tensor rm = from_vector(std::vector<double>{0.1, -0.2, 0.3, 0.0}, {4})
+                             .to(x[0].dtype())
+                             .to(x[0].device());
+             Tensor rv = from_vector(std::vector<double>{0.5, 1.5, 2.0, 1.0}, {4})
+                             .to(x[0].dtype())
+                             .to(x[0].device());
+             return V{batch_norm(x[0], rm, rv, x[1], Tensor(), false)};
+           },
+       .grad_shapes = {{2, 4, 3}, {4}}});
+
   // ---- index -------------------------------------------------------------------------------
   add({.name = "index_add, index_select, gather, scatter_add, embedding (repeated indices)",
        .family = "index",

@@ -2,6 +2,7 @@
 
 #include "core/cpu_isa.h"
 #include "core/error.h"
+#include "kernels/batch_norm.h"
 #include "kernels/dropout.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
@@ -106,6 +107,12 @@ const PoolKernels& pool_kernels(Device d) {
                                                 &cpu::v4::pool_table, &sim::pool_table,
                                                 DITTO_CUDA_TABLE(pool_table)}};
   return pick(d, "pool", t);
+}
+const BatchNormKernels& batch_norm_kernels(Device d) {
+  static constexpr FamilyTables<BatchNormKernels> t{
+      {&cpu::v2::batch_norm_table, &cpu::v3::batch_norm_table, &cpu::v4::batch_norm_table,
+       &sim::batch_norm_table, DITTO_CUDA_TABLE(batch_norm_table)}};
+  return pick(d, "batch_norm", t);
 }
 
 }  // namespace ditto::kernels

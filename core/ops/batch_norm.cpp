@@ -1,15 +1,17 @@
-// ditto — batch_norm, composed from public ops so that it runs on every device and its backward
-// is the composition's (deterministic by construction):
-//   training: mean = mean(x, R), d = x - mean, var = sum(d * d, R) / n (biased; the same ops and
-//             bits as var(x, R, unbiased=false), docs/determinism.md "var"),
+// ditto — batch_norm: front end and backward, each on the batch_norm kernels
+// (kernels/batch_norm.h; canonical orders: docs/determinism.md "BatchNorm"):
+//   training: mean = canon(x) / n, var = canon((x - mean)^2) / n (biased; the bits of
+//             mean(x, R) and var(x, R, unbiased=false)),
 //   eval:     mean, var = the running statistics,
-//   y = d * (1 / sqrt(var + eps)) * weight + bias     (1/sqrt, never rsqrt: docs/design.md),
-// where R = every dim except 1 (the channels) and n = the number of elements per channel.
-// Training also updates the running statistics in place (no gradient):
+//   y = (x - mean) * (1 / sqrt(var + eps)) * weight + bias     (1/sqrt, never rsqrt),
+// where R = every dim except 1 (the channels) and n = the number of elements per channel; the
+// forward's bits are those of the composition of public ops it replaced. Training also updates
+// the running statistics in place (no gradient):
 //   running_mean = (1 - momentum) * running_mean + momentum * mean
-//   running_var  = (1 - momentum) * running_var  + momentum * sum(d * d, R) / (n - 1)
-// (the unbiased variance, as PyTorch).
-#include <algorithm>
+//   running_var  = (1 - momentum) * running_var  + momentum * canon((x - mean)^2) / (n - 1)
+// (the unbiased variance, as PyTorch). The backward is one node with its own canonical order:
+// dbias = canon(g), dweight = canon(g * xhat), dx in one pass from them.
+#include "kernels/batch_norm.h"
 
 #include "core/autograd.h"
 #include "core/ops.h"
@@ -32,6 +34,11 @@ void check_channel_tensor(const Tensor& t, const char* name, const Tensor& x) {
               shape_str(x.shape()));
   DITTO_CHECK(t.dtype() == x.dtype(), "batch_norm: ", name, " must have the input's dtype ",
               dtype_name(x.dtype()), ", got ", describe(t), " (input ", describe(x), ")");
+}
+
+// The kernels' view of an optional tensor: data == nullptr when undefined.
+kernels::View opt_view(const Tensor& t) {
+  return t.defined() ? detail::make_view(t, "batch_norm") : kernels::View{};
 }
 
 }  // namespace
@@ -59,42 +66,70 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   check_channel_tensor(bias, "bias", x);
 
   const std::int64_t C = x.size(1);
-  Dims reduced{0};  // every dim except the channels
-  for (std::int64_t d = 2; d < x.dim(); ++d) reduced.push_back(d);
-  Shape bshape(x.dim(), 1);  // (1, C, 1, ...): per-channel tensors broadcast along C
-  bshape[1] = C;
-  const std::int64_t n = x.numel() / std::max<std::int64_t>(C, 1);
+  kernels::BatchNormGeom g;
+  g.N = x.size(0);
+  g.C = C;
+  g.S = 1;
+  for (std::int64_t d = 2; d < x.dim(); ++d) g.S *= x.size(d);
+  const kernels::BatchNormParams params{.eps = eps, .momentum = momentum};
+  const Mode m = resolve_mode(mode);
+  detail::require_kernels(x.device(), "batch_norm");
+  const kernels::BatchNormKernels& k = kernels::batch_norm_kernels(x.device());
 
-  Tensor d, var_b;
+  const Tensor xc = x.detach().contiguous();
+  const Tensor wc = weight.defined() ? weight.detach().contiguous() : Tensor();
+  const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
+  Tensor y = empty(x.shape(), x.dtype(), x.device());
+  Tensor stat_mean, stat_var;  // (C): what y was normalised with, for the backward
   if (training) {
-    DITTO_CHECK(n > 1,
+    DITTO_CHECK(g.n() > 1,
                 "batch_norm: expected more than 1 value per channel when training, got "
                 "input ",
                 shape_str(x.shape()));
-    Tensor m = mean(x, reduced, true, mode);
-    d = sub(x, m);
-    Tensor ss = sum(mul(d, d), reduced, true, mode);  // (1, C, 1, ...)
-    var_b = div(ss, scalar_like(x, static_cast<double>(n)));
-    if (running_mean.defined()) {
-      NoGradGuard ng;
-      Tensor keep = scalar_like(x, 1.0 - momentum), mom = scalar_like(x, momentum);
-      Tensor var_u = div(ss.detach(), scalar_like(x, static_cast<double>(n - 1)));
-      Tensor new_mean = add(mul(keep, running_mean), mul(mom, m.detach().reshape({C})));
-      Tensor new_var = add(mul(keep, running_var), mul(mom, var_u.reshape({C})));
-      // Assigned after both are computed, so that running_mean aliasing running_var (odd, but
-      // possible) cannot mix old and new values.
-      Tensor rm = running_mean, rv = running_var;  // handles: the copies write their storage
-      rm.copy_(new_mean);
-      rv.copy_(new_var);
+    stat_mean = empty({C}, x.dtype(), x.device());
+    stat_var = empty({C}, x.dtype(), x.device());
+    // The running statistics are updated in place by the kernel when they are contiguous; else
+    // through contiguous copies written back after.
+    Tensor rm = running_mean, rv = running_var;  // handles: writes reach their storage
+    const bool direct = !rm.defined() || (rm.is_contiguous() && rv.is_contiguous());
+    Tensor rm_buf = direct ? rm : rm.contiguous().clone();
+    Tensor rv_buf = direct ? rv : rv.contiguous().clone();
+    k.forward_train(m, g, params, opt_view(xc), opt_view(wc), opt_view(bc), opt_view(y),
+                    opt_view(stat_mean), opt_view(stat_var), opt_view(rm_buf), opt_view(rv_buf));
+    if (rm.defined()) {
+      if (direct) {
+        rm.impl().storage->bump_version();
+        rv.impl().storage->bump_version();
+      } else {
+        NoGradGuard ng;
+        rm.copy_(rm_buf);
+        rv.copy_(rv_buf);
+      }
     }
   } else {
-    d = sub(x, running_mean.detach().view(bshape));
-    var_b = running_var.detach().view(bshape);
+    stat_mean = running_mean.detach().contiguous();
+    stat_var = running_var.detach().contiguous();
+    k.forward_eval(g, params, opt_view(xc), opt_view(stat_mean), opt_view(stat_var), opt_view(wc),
+                   opt_view(bc), opt_view(y));
   }
-  Tensor inv_std = div(scalar_like(x, 1.0), sqrt(add(var_b, scalar_like(x, eps))));
-  Tensor y = mul(d, inv_std);
-  if (weight.defined()) y = mul(y, weight.view(bshape));
-  if (bias.defined()) y = add(y, bias.view(bshape));
+  if (autograd::needs_grad({&x, &weight, &bias})) {
+    const bool need_w = weight.defined() && weight.requires_grad();
+    const bool need_b = bias.defined() && bias.requires_grad();
+    const bool need_x = x.requires_grad();
+    autograd::record("batch_norm", y, {x, weight, bias},
+                     [=](const Tensor& gr) {
+                       const Tensor gc = gr.contiguous();
+                       Tensor dx = need_x ? empty(xc.shape(), xc.dtype(), xc.device()) : Tensor();
+                       Tensor dw = need_w ? empty({g.C}, xc.dtype(), xc.device()) : Tensor();
+                       Tensor db = need_b ? empty({g.C}, xc.dtype(), xc.device()) : Tensor();
+                       kernels::batch_norm_kernels(gc.device())
+                           .backward(m, training, g, params, opt_view(gc), opt_view(xc),
+                                     opt_view(stat_mean), opt_view(stat_var), opt_view(wc),
+                                     opt_view(dx), opt_view(dw), opt_view(db));
+                       return std::vector<Tensor>{dx, dw, db};
+                     },
+                     {xc, wc, stat_mean, stat_var});
+  }
   return y;
 }
 
