@@ -299,15 +299,29 @@ void backward_t(Mode mode, bool training, const BatchNormGeom& g, const BatchNor
     mh[c] = dw[c] / k.n_t;
   }
   for_rows(g, [&](i64 c0, i64 off, i64 cnt) {
-    // S == 1 (c0 < 0): element off + i is channel i; else every element is channel c0.
-    for (i64 i = 0; i < cnt; ++i) {
-      const std::size_t c = static_cast<std::size_t>(c0 < 0 ? i : c0);
+    const T* gp = gr + off;
+    const T* xp = x + off;
+    T* dp = dx + off;
+    if (c0 < 0) {  // S == 1: element off + i is channel i
       if (training) {
-        const T xhat = (x[off + i] - mean[c]) * inv[c];
-        dx[off + i] = batch_norm_args::dx_train(gr[off + i], xhat, a[c], mg[c], mh[c]);
+#pragma omp simd
+        for (i64 i = 0; i < cnt; ++i)
+          dp[i] = batch_norm_args::dx_train(gp[i], (xp[i] - mean[i]) * inv[i], a[i], mg[i], mh[i]);
       } else {
-        dx[off + i] = gr[off + i] * a[c];
+#pragma omp simd
+        for (i64 i = 0; i < cnt; ++i) dp[i] = gp[i] * a[i];
       }
+      return;
+    }
+    const std::size_t c = static_cast<std::size_t>(c0);
+    const T mc = mean[c], ic = inv[c], ac = a[c], gc = mg[c], hc = mh[c];
+    if (training) {
+#pragma omp simd
+      for (i64 i = 0; i < cnt; ++i)
+        dp[i] = batch_norm_args::dx_train(gp[i], (xp[i] - mc) * ic, ac, gc, hc);
+    } else {
+#pragma omp simd
+      for (i64 i = 0; i < cnt; ++i) dp[i] = gp[i] * ac;
     }
   });
 }

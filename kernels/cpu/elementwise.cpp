@@ -138,6 +138,15 @@ void where_inner(const void*, char* const* ptrs, const i64* s, i64 n) {
   if (s[0] == 1 && s[1] == 1 && s[2] == 1 && s[3] == 1) {
 #pragma omp simd
     for (i64 i = 0; i < n; ++i) o[i] = c[i] ? a[i] : b[i];
+  } else if (s[0] == 1 && s[1] == 1 && s[2] == 1 && s[3] == 0) {
+    // where(cond, x, scalar), e.g. relu's backward: vectorised like the dense case.
+    const T bv = b[0];
+#pragma omp simd
+    for (i64 i = 0; i < n; ++i) o[i] = c[i] ? a[i] : bv;
+  } else if (s[0] == 1 && s[1] == 1 && s[2] == 0 && s[3] == 1) {
+    const T av = a[0];
+#pragma omp simd
+    for (i64 i = 0; i < n; ++i) o[i] = c[i] ? av : b[i];
   } else {
     for (i64 i = 0; i < n; ++i) o[i * s[0]] = c[i * s[1]] ? a[i * s[2]] : b[i * s[3]];
   }
