@@ -139,6 +139,23 @@ std::vector<OpCase> build() {
              return V{avg_pool2d(x[0], 2), avg_pool2d(x[1], 3, Size2{2}, 1, false, true)};
            },
        .grad_shapes = {{1, 2, 4, 4}, {1, 1, 7, 6}}});
+  add({.name = "adaptive_avg_pool2d and adaptive_max_pool2d (7, 9) -> (3, 4): overlapping windows",
+       .family = "pool",
+       .shapes = {{2, 3, 7, 9}},
+       .run =
+           [](const V& x, Generator&) {
+             return V{adaptive_avg_pool2d(x[0], {3, 4}), adaptive_max_pool2d(x[0], {3, 4})};
+           },
+       .grad_shapes = {{1, 2, 5, 7}}});
+  add({.name = "adaptive pools (5, 5) -> (2, 2) on a transposed input, (3, 4) -> (5, 7) upsampling",
+       .family = "pool",
+       .shapes = {{1, 4, 5, 5}, {2, 2, 3, 4}},
+       .run =
+           [](const V& x, Generator&) {
+             return V{adaptive_max_pool2d(x[0].transpose(2, 3), 2),
+                      adaptive_avg_pool2d(x[1], {5, 7})};
+           },
+       .grad_shapes = {{1, 1, 5, 5}, {1, 1, 3, 4}}});
 
   // ---- batch_norm --------------------------------------------------------------------------
   add({.name = "batch_norm training 4-D (affine, running statistics; 1300 values per channel: two "

@@ -113,8 +113,8 @@ Tensor randn(const Shape& shape, Generator& gen, DType dtype = DType::f32,
 Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, Generator& gen,
                DType dtype = DType::i64, Device device = default_device());
 /// Uniform in [lo, hi).
-Tensor uniform(const Shape& shape, double lo, double hi, Generator& gen,
-               DType dtype = DType::f32, Device device = default_device());
+Tensor uniform(const Shape& shape, double lo, double hi, Generator& gen, DType dtype = DType::f32,
+               Device device = default_device());
 /// Normal with the given mean and standard deviation.
 Tensor normal(const Shape& shape, double mean, double stddev, Generator& gen,
               DType dtype = DType::f32, Device device = default_device());
@@ -140,7 +140,7 @@ class OptionalSize2 {
   OptionalSize2(std::nullopt_t) {}                     // NOLINT(google-explicit-constructor)
   OptionalSize2(std::int64_t v) : value_(Size2(v)) {}  // NOLINT(google-explicit-constructor)
   OptionalSize2(std::int64_t h, std::int64_t w) : value_(Size2(h, w)) {}
-  OptionalSize2(Size2 s) : value_(s) {}                // NOLINT(google-explicit-constructor)
+  OptionalSize2(Size2 s) : value_(s) {}                 // NOLINT(google-explicit-constructor)
   OptionalSize2(std::optional<Size2> s) : value_(s) {}  // NOLINT(google-explicit-constructor)
 
   bool has_value() const { return value_.has_value(); }
@@ -162,13 +162,22 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor
               std::optional<Mode> mode = std::nullopt);
 /// 2-D max pooling over (N, C, H, W) or (C, H, W); stride defaults to the kernel size; padding
 /// is implicit -inf. NaN propagates. Gradient goes to the first maximal tap of each window.
-Tensor max_pool2d(const Tensor& x, Size2 kernel_size, OptionalSize2 stride = {},
-                  Size2 padding = 0, Size2 dilation = 1, bool ceil_mode = false,
+Tensor max_pool2d(const Tensor& x, Size2 kernel_size, OptionalSize2 stride = {}, Size2 padding = 0,
+                  Size2 dilation = 1, bool ceil_mode = false,
                   std::optional<Mode> mode = std::nullopt);
 /// 2-D average pooling; the divisor follows PyTorch (count_include_pad, ceil_mode clipping).
-Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, OptionalSize2 stride = {},
-                  Size2 padding = 0, bool ceil_mode = false, bool count_include_pad = true,
+Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, OptionalSize2 stride = {}, Size2 padding = 0,
+                  bool ceil_mode = false, bool count_include_pad = true,
                   std::optional<Mode> mode = std::nullopt);
+/// Adaptive 2-D average pooling over (N, C, H, W) or (C, H, W) to output_size (>= 1 each): output
+/// (oh, ow) averages rows [oh*H/OH, ceil((oh+1)*H/OH)) x the same for columns (PyTorch's
+/// windows). Deterministic backward by a gather (PyTorch's CUDA backward has none).
+Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size,
+                           std::optional<Mode> mode = std::nullopt);
+/// Adaptive 2-D max pooling (windows as adaptive_avg_pool2d). NaN propagates; the gradient goes
+/// to the first maximal tap of each window.
+Tensor adaptive_max_pool2d(const Tensor& x, Size2 output_size,
+                           std::optional<Mode> mode = std::nullopt);
 /// Batch normalisation over (N, C), (N, C, L) or (N, C, H, W): y = (x - mean) / sqrt(var + eps)
 /// * weight + bias. training: batch statistics (biased variance) and, when running_mean/
 /// running_var are defined, running = (1 - momentum) * running + momentum * batch_stat with the

@@ -10,7 +10,15 @@
 
 namespace ditto::kernels {
 
-/// The pool family: one entry per kernel, implemented by every backend. In all of them the taps
+/// The shape of an adaptive pool: input (N, C, H, W), output (N, C, OH, OW). Output (oh, ow)'s
+/// window is rows [oh * H / OH, ceil((oh + 1) * H / OH)) x the same rule for columns (PyTorch's
+/// start_index / end_index, integer division); its taps t are row-major over the window.
+struct AdaptiveGeom {
+  std::int64_t N = 0, C = 0, H = 0, W = 0, OH = 0, OW = 0;
+};
+
+/// The pool family: one entry per kernel, implemented by every backend. In the fixed-window
+/// entries the taps
 /// of output (n, c, oh, ow) are t = kh * kW + kw (row-major), tap t reading
 /// x[n, c, oh * sH - pH + kh * dH, ow * sW - pW + kw * dW] — a padding value outside the image —
 /// and g.kH * g.kW <= kCanonSerialMax (65536).
@@ -35,6 +43,24 @@ struct PoolKernels {
   /// exists. Fast: dx = +0, then every share is added to each of its window's pixels in any order.
   void (*avg_backward)(Mode mode, const WindowGeom& g, const View& grad, const View& divisor,
                        const View& dx);
+
+  /// adaptive_max_pool2d forward. x: (N, C, H, W), any strides; out, arg: (N, C, OH, OW)
+  /// contiguous (arg i64, data == nullptr when no gradient is needed). out = CanonMax over the
+  /// window's taps as one range; arg = h * W + w of the first maximal tap (NaN counts as
+  /// maximal), PyTorch's `indices`. Windows hold at most kCanonSerialMax taps.
+  void (*adaptive_max_forward)(const AdaptiveGeom& g, const View& x, const View& out,
+                               const View& arg);
+  /// Deterministic (a gather): every pixel (h, w) starts at +0 and, over the windows that
+  /// contain it, oh ascending then ow ascending, adds (arg == h * W + w ? grad : +0). Fast: zero,
+  /// then each grad added to its arg pixel in any order.
+  void (*adaptive_max_backward)(Mode mode, const AdaptiveGeom& g, const View& grad, const View& arg,
+                                const View& dx);
+  /// adaptive_avg_pool2d forward: out = CanonSum over the window's taps / T(taps).
+  void (*adaptive_avg_forward)(const AdaptiveGeom& g, const View& x, const View& out);
+  /// Deterministic (a gather): every pixel starts at +0 and adds grad / T(taps) of each window
+  /// that contains it, oh ascending then ow ascending. Fast: zero, then every window adds its
+  /// share to each of its pixels in any order.
+  void (*adaptive_avg_backward)(Mode mode, const AdaptiveGeom& g, const View& grad, const View& dx);
 };
 
 /// The table for device d (cpu: the level in use). ditto::Error when d has no kernels here.

@@ -47,8 +47,9 @@ void init_bias(const Tensor& weight, const Tensor& bias, Generator& gen) {
 
 Conv2d::Conv2d(Conv2dOptions options, Generator& gen) : options_(options) {
   const Conv2dOptions& o = options_;
-  DITTO_CHECK(o.in_channels > 0 && o.out_channels > 0, "Conv2d: in_channels and out_channels "
-              "must be positive, got ", o.in_channels, " and ", o.out_channels);
+  DITTO_CHECK(o.in_channels > 0 && o.out_channels > 0,
+              "Conv2d: in_channels and out_channels must be positive, got ", o.in_channels, " and ",
+              o.out_channels);
   DITTO_CHECK(o.groups > 0, "Conv2d: groups must be positive, got ", o.groups);
   DITTO_CHECK(o.in_channels % o.groups == 0, "Conv2d: in_channels (", o.in_channels,
               ") must be divisible by groups (", o.groups, ")");
@@ -60,8 +61,7 @@ Conv2d::Conv2d(Conv2dOptions options, Generator& gen) : options_(options) {
   check_size("Conv2d", "dilation", o.dilation, 1);
   weight = register_parameter(
       "weight",
-      empty({o.out_channels, o.in_channels / o.groups, o.kernel_size.h, o.kernel_size.w},
-            o.dtype));
+      empty({o.out_channels, o.in_channels / o.groups, o.kernel_size.h, o.kernel_size.w}, o.dtype));
   if (o.bias) bias = register_parameter("bias", empty({o.out_channels}, o.dtype));
   reset_parameters(gen);
 }
@@ -93,8 +93,8 @@ Linear::Linear(LinearOptions options, Generator& gen) : options_(options) {
   DITTO_CHECK(options_.in_features >= 0 && options_.out_features >= 0,
               "Linear: in_features and out_features must be >= 0, got ", options_.in_features,
               " and ", options_.out_features);
-  weight = register_parameter(
-      "weight", empty({options_.out_features, options_.in_features}, options_.dtype));
+  weight = register_parameter("weight",
+                              empty({options_.out_features, options_.in_features}, options_.dtype));
   if (options_.bias)
     bias = register_parameter("bias", empty({options_.out_features}, options_.dtype));
   reset_parameters(gen);
@@ -117,8 +117,7 @@ std::string Linear::extra_repr() const {
 
 BatchNormBase::BatchNormBase(BatchNormOptions options) : options_(options) {
   const BatchNormOptions& o = options_;
-  DITTO_CHECK(o.num_features > 0, "BatchNorm: num_features must be positive, got ",
-              o.num_features);
+  DITTO_CHECK(o.num_features > 0, "BatchNorm: num_features must be positive, got ", o.num_features);
   DITTO_CHECK(o.eps > 0, "BatchNorm: eps must be positive, got ", o.eps);
   DITTO_CHECK(!o.momentum || (*o.momentum >= 0 && *o.momentum <= 1),
               "BatchNorm: momentum must lie in [0, 1], got ", o.momentum.value_or(0));
@@ -129,8 +128,7 @@ BatchNormBase::BatchNormBase(BatchNormOptions options) : options_(options) {
   if (o.track_running_stats) {
     running_mean = register_buffer("running_mean", empty({o.num_features}, o.dtype));
     running_var = register_buffer("running_var", empty({o.num_features}, o.dtype));
-    num_batches_tracked =
-        register_buffer("num_batches_tracked", scalar_tensor(0.0, DType::i64));
+    num_batches_tracked = register_buffer("num_batches_tracked", scalar_tensor(0.0, DType::i64));
   }
   reset_parameters();
 }
@@ -169,8 +167,7 @@ Tensor BatchNormBase::forward(const Tensor& x) {
   }
   // Without tracked statistics the batch's own are used in eval too.
   const bool use_batch_stats = is_training() || !o.track_running_stats;
-  Tensor y = batch_norm(x, running_mean, running_var, weight, bias, use_batch_stats, factor,
-                        o.eps);
+  Tensor y = batch_norm(x, running_mean, running_var, weight, bias, use_batch_stats, factor, o.eps);
   if (update_stats) {
     NoGradGuard no_grad;
     num_batches_tracked.copy_(num_batches_tracked + 1.0);
@@ -187,8 +184,10 @@ std::string BatchNormBase::extra_repr() const {
 }
 
 void BatchNorm1d::check_input_dim(const Tensor& x) const {
-  DITTO_CHECK(x.dim() == 2 || x.dim() == 3, "BatchNorm1d: expected 2D (N, C) or 3D (N, C, L) "
-              "input, got ", x.dim(), "D input ", shape_str(x.shape()));
+  DITTO_CHECK(x.dim() == 2 || x.dim() == 3,
+              "BatchNorm1d: expected 2D (N, C) or 3D (N, C, L) "
+              "input, got ",
+              x.dim(), "D input ", shape_str(x.shape()));
 }
 
 void BatchNorm2d::check_input_dim(const Tensor& x) const {
@@ -199,17 +198,12 @@ void BatchNorm2d::check_input_dim(const Tensor& x) const {
 // ---- Dropout -----------------------------------------------------------------------------------
 
 Dropout::Dropout(DropoutOptions options, Generator& gen) : options_(options), gen_(&gen) {
-  DITTO_CHECK(options_.p >= 0 && options_.p < 1, "Dropout: p must lie in [0, 1), got ",
-              options_.p);
+  DITTO_CHECK(options_.p >= 0 && options_.p < 1, "Dropout: p must lie in [0, 1), got ", options_.p);
 }
 
-Tensor Dropout::forward(const Tensor& x) {
-  return dropout(x, options_.p, is_training(), *gen_);
-}
+Tensor Dropout::forward(const Tensor& x) { return dropout(x, options_.p, is_training(), *gen_); }
 
-std::string Dropout::extra_repr() const {
-  return "p=" + py_float(options_.p) + ", inplace=False";
-}
+std::string Dropout::extra_repr() const { return "p=" + py_float(options_.p) + ", inplace=False"; }
 
 // ---- parameter-free layers ---------------------------------------------------------------------
 
@@ -253,9 +247,31 @@ std::string AvgPool2d::extra_repr() const {
          ", padding=" + size_str(o.padding);
 }
 
-Tensor Flatten::forward(const Tensor& x) {
-  return x.flatten(options_.start_dim, options_.end_dim);
+AdaptiveAvgPool2d::AdaptiveAvgPool2d(AdaptivePool2dOptions options) : options_(options) {
+  check_size("AdaptiveAvgPool2d", "output_size", options_.output_size, 1);
 }
+
+Tensor AdaptiveAvgPool2d::forward(const Tensor& x) {
+  return adaptive_avg_pool2d(x, options_.output_size);
+}
+
+std::string AdaptiveAvgPool2d::extra_repr() const {
+  return "output_size=" + size_str(options_.output_size);
+}
+
+AdaptiveMaxPool2d::AdaptiveMaxPool2d(AdaptivePool2dOptions options) : options_(options) {
+  check_size("AdaptiveMaxPool2d", "output_size", options_.output_size, 1);
+}
+
+Tensor AdaptiveMaxPool2d::forward(const Tensor& x) {
+  return adaptive_max_pool2d(x, options_.output_size);
+}
+
+std::string AdaptiveMaxPool2d::extra_repr() const {
+  return "output_size=" + size_str(options_.output_size);
+}
+
+Tensor Flatten::forward(const Tensor& x) { return x.flatten(options_.start_dim, options_.end_dim); }
 
 std::string Flatten::extra_repr() const {
   return "start_dim=" + std::to_string(options_.start_dim) +
@@ -294,8 +310,8 @@ void Sequential::push_back(std::shared_ptr<Module> module) {
 }
 
 std::shared_ptr<Module> Sequential::operator[](std::size_t i) const {
-  DITTO_CHECK(i < modules_.size(), "Sequential: index ", i, " out of range for ",
-              modules_.size(), " modules");
+  DITTO_CHECK(i < modules_.size(), "Sequential: index ", i, " out of range for ", modules_.size(),
+              " modules");
   return modules_[i];
 }
 

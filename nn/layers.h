@@ -1,6 +1,7 @@
-// ditto — layers: Conv2d, BatchNorm1d/2d, Dropout, Linear, ReLU, MaxPool2d, AvgPool2d, Flatten,
-// Sequential, Embedding. PyTorch's names, defaults, parameter/buffer names and initialisation
-// (reset_parameters, weight then bias, drawn from the ditto::Generator given at construction).
+// ditto — layers: Conv2d, BatchNorm1d/2d, Dropout, Linear, ReLU, MaxPool2d, AvgPool2d,
+// AdaptiveAvgPool2d, AdaptiveMaxPool2d, Flatten, Sequential, Embedding. PyTorch's names,
+// defaults, parameter/buffer names and initialisation (reset_parameters, weight then bias, drawn
+// from the ditto::Generator given at construction).
 // Options are C++20 aggregates with PyTorch's argument names:
 //   nn::Conv2d conv({.in_channels = 1, .out_channels = 16, .kernel_size = 3, .padding = 1}, gen);
 #pragma once
@@ -232,6 +233,35 @@ class AvgPool2d : public Module {
   AvgPool2dOptions options_;
 };
 
+/// torch.nn.AdaptiveAvgPool2d / AdaptiveMaxPool2d arguments (return_indices is not offered).
+struct AdaptivePool2dOptions {
+  Size2 output_size = 1;
+};
+
+class AdaptiveAvgPool2d : public Module {
+ public:
+  explicit AdaptiveAvgPool2d(AdaptivePool2dOptions options);
+  Tensor forward(const Tensor& x) override;
+  const AdaptivePool2dOptions& options() const { return options_; }
+  std::string type_name() const override { return "AdaptiveAvgPool2d"; }
+  std::string extra_repr() const override;
+
+ private:
+  AdaptivePool2dOptions options_;
+};
+
+class AdaptiveMaxPool2d : public Module {
+ public:
+  explicit AdaptiveMaxPool2d(AdaptivePool2dOptions options);
+  Tensor forward(const Tensor& x) override;
+  const AdaptivePool2dOptions& options() const { return options_; }
+  std::string type_name() const override { return "AdaptiveMaxPool2d"; }
+  std::string extra_repr() const override;
+
+ private:
+  AdaptivePool2dOptions options_;
+};
+
 /// torch.nn.Flatten arguments.
 struct FlattenOptions {
   std::int64_t start_dim = 1;
@@ -292,8 +322,7 @@ class Sequential : public Module {
   Sequential() = default;
   Sequential(std::initializer_list<std::shared_ptr<Module>> modules);
   template <ModuleValue... Ms>
-    requires(sizeof...(Ms) > 0)
-  explicit Sequential(Ms&&... modules) {
+  requires(sizeof...(Ms) > 0) explicit Sequential(Ms&&... modules) {
     (push_back(std::forward<Ms>(modules)), ...);
   }
 
@@ -301,8 +330,8 @@ class Sequential : public Module {
   void push_back(std::shared_ptr<Module> module);
   template <ModuleValue M>
   void push_back(M&& module) {
-    push_back(std::shared_ptr<Module>(
-        std::make_shared<std::remove_cvref_t<M>>(std::forward<M>(module))));
+    push_back(
+        std::shared_ptr<Module>(std::make_shared<std::remove_cvref_t<M>>(std::forward<M>(module))));
   }
 
   std::size_t size() const { return modules_.size(); }

@@ -140,4 +140,67 @@ Tensor avg_pool2d(const Tensor& x_in, Size2 kernel_size, OptionalSize2 stride, S
   return x_in.dim() == 3 ? out.squeeze(0) : out;
 }
 
+namespace {
+
+// The adaptive pools' checks (PyTorch's, but an output size of 0 is refused) and geometry.
+kernels::AdaptiveGeom plan_adaptive(const char* op, const Tensor& x, Size2 output_size) {
+  const std::string ctx = "input " + shape_str(x.shape());
+  detail::check_size2(output_size, 1, op, "output_size", ctx);
+  DITTO_CHECK(x.size(1) >= 1 && x.size(2) >= 1 && x.size(3) >= 1, op,
+              ": input needs non-empty channel and spatial dims, got ", ctx);
+  return {x.size(0), x.size(1), x.size(2), x.size(3), output_size.h, output_size.w};
+}
+
+}  // namespace
+
+Tensor adaptive_avg_pool2d(const Tensor& x_in, Size2 output_size, std::optional<Mode> mode) {
+  ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
+  const char* op = "adaptive_avg_pool2d";
+  const Tensor x = detail::as_batched_image(x_in, op);
+  const kernels::AdaptiveGeom g = plan_adaptive(op, x, output_size);
+  detail::require_kernels(x.device(), op);
+  const Mode m = resolve_mode(mode);
+  Tensor out = empty({g.N, g.C, g.OH, g.OW}, x.dtype(), x.device());
+  kernels::pool_kernels(x.device())
+      .adaptive_avg_forward(g, detail::make_view(x, op), detail::make_view(out, op));
+  if (autograd::needs_grad({&x})) {
+    autograd::record(op, out, {x}, [g, m, op](const Tensor& gr) {
+      const Tensor gc = gr.contiguous();
+      Tensor dx = empty({g.N, g.C, g.H, g.W}, gr.dtype(), gr.device());
+      kernels::pool_kernels(gr.device())
+          .adaptive_avg_backward(m, g, detail::make_view(gc, op), detail::make_view(dx, op));
+      return std::vector<Tensor>{dx};
+    });
+  }
+  return x_in.dim() == 3 ? out.squeeze(0) : out;
+}
+
+Tensor adaptive_max_pool2d(const Tensor& x_in, Size2 output_size, std::optional<Mode> mode) {
+  ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
+  const char* op = "adaptive_max_pool2d";
+  const Tensor x = detail::as_batched_image(x_in, op);
+  const kernels::AdaptiveGeom g = plan_adaptive(op, x, output_size);
+  detail::require_kernels(x.device(), op);
+  const Mode m = resolve_mode(mode);
+  const bool grad = autograd::needs_grad({&x});
+  Tensor out = empty({g.N, g.C, g.OH, g.OW}, x.dtype(), x.device());
+  // The pixel (h * W + w) that receives each window's gradient: its first maximal tap.
+  Tensor arg = grad ? empty({g.N, g.C, g.OH, g.OW}, DType::i64, x.device()) : Tensor();
+  kernels::View arg_view{};  // data == nullptr: no indices wanted
+  if (grad) arg_view = detail::make_view(arg, op);
+  kernels::pool_kernels(x.device())
+      .adaptive_max_forward(g, detail::make_view(x, op), detail::make_view(out, op), arg_view);
+  if (grad) {
+    autograd::record(op, out, {x}, [g, arg, m, op](const Tensor& gr) {
+      const Tensor gc = gr.contiguous();
+      Tensor dx = empty({g.N, g.C, g.H, g.W}, gr.dtype(), gr.device());
+      kernels::pool_kernels(gr.device())
+          .adaptive_max_backward(m, g, detail::make_view(gc, op), detail::make_view(arg, op),
+                                 detail::make_view(dx, op));
+      return std::vector<Tensor>{dx};
+    });
+  }
+  return x_in.dim() == 3 ? out.squeeze(0) : out;
+}
+
 }  // namespace ditto

@@ -1,11 +1,13 @@
 // ditto — argument checks of the pool kernels (kernels/pool.h), shared by every backend.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 
 #include "core/error.h"
 #include "kernels/common/hd.h"
 #include "kernels/common/window_args.h"
 #include "kernels/kernel_types.h"
+#include "kernels/pool.h"
 #include "kernels/window.h"
 
 namespace ditto::kernels::pool_args {
@@ -123,6 +125,140 @@ inline void check_avg_backward(const WindowGeom& g, const View& grad, const View
   check_shaped(op, "gradient", grad, {g.N, g.C, g.OH, g.OW}, true);
   check_shaped(op, "divisor", divisor, {g.OH, g.OW}, true);
   check_shaped(op, "input gradient", dx, {g.N, g.C, g.H, g.W}, true);
+}
+
+// ---- adaptive pools ----------------------------------------------------------------------
+
+/// PyTorch's adaptive windows: output o of `out` covers inputs [start, end) of `in`.
+DITTO_HD inline std::int64_t adaptive_start(std::int64_t o, std::int64_t in, std::int64_t out) {
+  return (o * in) / out;
+}
+DITTO_HD inline std::int64_t adaptive_end(std::int64_t o, std::int64_t in, std::int64_t out) {
+  return ((o + 1) * in + out - 1) / out;
+}
+
+/// The outputs [lo, hi] whose windows contain input i. o = floor(i * out / in) always does
+/// (start(o) <= i < end(o)); windows overlap when in % out != 0, so neighbours may too.
+DITTO_HD inline void adaptive_outputs_of(std::int64_t i, std::int64_t in, std::int64_t out,
+                                         std::int64_t& lo, std::int64_t& hi) {
+  const std::int64_t o = (i * out) / in;
+  lo = o;
+  while (lo > 0 && adaptive_end(lo - 1, in, out) > i) --lo;
+  hi = o;
+  while (hi + 1 < out && adaptive_start(hi + 1, in, out) <= i) ++hi;
+}
+
+/// One adaptive window of x (N, C, H, W), any strides: tap t (row-major over the window).
+template <class T>
+struct AdaptiveWindow {
+  const T* base;         // x[n, c, hs, ws]
+  std::int64_t sh, sw;   // x's row and column strides
+  std::int64_t hs, ws;   // the window's first row and column
+  std::int64_t wl, len;  // columns and taps of the window
+  DITTO_HD T at(std::int64_t t) const {
+    const std::int64_t dh = t / wl;
+    return base[dh * sh + (t - dh * wl) * sw];
+  }
+  /// The input index h * W + w of tap t (PyTorch's `indices`).
+  DITTO_HD std::int64_t input_index(std::int64_t t, std::int64_t W) const {
+    const std::int64_t dh = t / wl;
+    return (hs + dh) * W + ws + (t - dh * wl);
+  }
+};
+
+/// x as the adaptive kernels read it.
+template <class T>
+struct AdaptiveSrc {
+  const T* x;
+  std::int64_t sn, sc, sh, sw;  // x's strides
+  AdaptiveGeom g;
+  DITTO_HD AdaptiveWindow<T> window(std::int64_t n, std::int64_t c, std::int64_t oh,
+                                    std::int64_t ow) const {
+    const std::int64_t hs = adaptive_start(oh, g.H, g.OH), he = adaptive_end(oh, g.H, g.OH);
+    const std::int64_t ws = adaptive_start(ow, g.W, g.OW), we = adaptive_end(ow, g.W, g.OW);
+    return {
+        x + n * sn + c * sc + hs * sh + ws * sw, sh, sw, hs, ws, we - ws, (he - hs) * (we - ws)};
+  }
+};
+template <class T>
+inline AdaptiveSrc<T> adaptive_src(const AdaptiveGeom& g, const View& x) {
+  return {static_cast<const T*>(x.data), x.strides[0], x.strides[1], x.strides[2], x.strides[3], g};
+}
+
+/// The first maximal tap of a window (first_max_tap's rule), as an input index h * W + w.
+template <class T>
+DITTO_HD inline std::int64_t adaptive_first_max(const AdaptiveWindow<T>& win, std::int64_t W) {
+  std::int64_t best = 0;
+  T bv = win.at(0);
+  for (std::int64_t t = 1; t < win.len && bv == bv; ++t) {
+    const T v = win.at(t);
+    if (v != v || v > bv) {
+      best = t;
+      bv = v;
+    }
+  }
+  return win.input_index(best, W);
+}
+
+/// The taps of output (oh, ow)'s window, as T (exact: small integers).
+template <class T>
+DITTO_HD inline T adaptive_taps(const AdaptiveGeom& g, std::int64_t oh, std::int64_t ow) {
+  return static_cast<T>((adaptive_end(oh, g.H, g.OH) - adaptive_start(oh, g.H, g.OH)) *
+                        (adaptive_end(ow, g.W, g.OW) - adaptive_start(ow, g.W, g.OW)));
+}
+
+/// The Deterministic gather of pixel (n, c, h, w): +0, then the share of every window holding
+/// it, oh ascending then ow ascending. max: grad if arg == h * W + w, else +0; avg:
+/// grad / T(taps). grad and arg are (N, C, OH, OW) contiguous.
+template <class T, bool kMax>
+DITTO_HD inline T adaptive_gather(const AdaptiveGeom& g, const T* grad, const std::int64_t* arg,
+                                  std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w) {
+  std::int64_t h0, h1, w0, w1;
+  adaptive_outputs_of(h, g.H, g.OH, h0, h1);
+  adaptive_outputs_of(w, g.W, g.OW, w0, w1);
+  const std::int64_t plane = (n * g.C + c) * g.OH;
+  T acc = T(0);
+  for (std::int64_t oh = h0; oh <= h1; ++oh) {
+    for (std::int64_t ow = w0; ow <= w1; ++ow) {
+      const std::int64_t k = (plane + oh) * g.OW + ow;
+      if constexpr (kMax)
+        acc = acc + (arg[k] == h * g.W + w ? grad[k] : T(0));
+      else
+        acc = acc + grad[k] / adaptive_taps<T>(g, oh, ow);
+    }
+  }
+  return acc;
+}
+
+inline void check_adaptive(const char* op, const AdaptiveGeom& g) {
+  DITTO_CHECK(g.N >= 0 && g.C >= 0 && g.H >= 1 && g.W >= 1 && g.OH >= 1 && g.OW >= 1, op,
+              ": bad geometry (", g.N, ", ", g.C, ", ", g.H, ", ", g.W, ") -> (", g.OH, ", ", g.OW,
+              ")");
+  std::int64_t wh = 0, ww = 0;  // the tallest and the widest window
+  for (std::int64_t o = 0; o < g.OH; ++o)
+    wh = std::max(wh, adaptive_end(o, g.H, g.OH) - adaptive_start(o, g.H, g.OH));
+  for (std::int64_t o = 0; o < g.OW; ++o)
+    ww = std::max(ww, adaptive_end(o, g.W, g.OW) - adaptive_start(o, g.W, g.OW));
+  DITTO_CHECK(wh * ww <= kMaxTaps, op, ": windows of up to ", wh, "x", ww,
+              " taps exceed the supported ", kMaxTaps, " (input ", g.H, "x", g.W, ", output ", g.OH,
+              "x", g.OW, ")");
+}
+
+inline void check_adaptive_io(const char* op, const AdaptiveGeom& g, const View& in,
+                              bool in_is_image, const View& out, const View* arg) {
+  check_adaptive(op, g);
+  check_dtypes(op, "input", in, "output", out);
+  if (in_is_image) {
+    check_shaped(op, "input", in, {g.N, g.C, g.H, g.W}, false);
+    check_shaped(op, "output", out, {g.N, g.C, g.OH, g.OW}, true);
+  } else {  // backward: in = grad (outputs), out = dx (image)
+    check_shaped(op, "gradient", in, {g.N, g.C, g.OH, g.OW}, true);
+    check_shaped(op, "input gradient", out, {g.N, g.C, g.H, g.W}, true);
+  }
+  if (arg != nullptr && (arg->data != nullptr || !in_is_image)) {
+    DITTO_CHECK(arg->dtype == DType::i64, op, ": indices must be i64");
+    check_shaped(op, "indices", *arg, {g.N, g.C, g.OH, g.OW}, true);
+  }
 }
 
 }  // namespace ditto::kernels::pool_args

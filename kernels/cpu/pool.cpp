@@ -263,6 +263,69 @@ void avg_backward_t(Mode mode, const WindowGeom& g, const View& grad, const View
   });
 }
 
+// ---- adaptive pools ----------------------------------------------------------------------
+
+using pool_args::adaptive_src;
+using pool_args::AdaptiveSrc;
+
+// Runs fn(n, c, oh, ow, o) for every adaptive output o (row-major), planes split over threads.
+template <class F>
+void for_adaptive_outputs(const AdaptiveGeom& g, F&& fn) {
+  const i64 planes = g.N * g.C;
+  parallel_ranges(planes, threads_for(planes * g.H * g.W), [&](i64 lo, i64 hi) {
+    for (i64 p = lo; p < hi; ++p) {
+      for (i64 oh = 0; oh < g.OH; ++oh) {
+        for (i64 ow = 0; ow < g.OW; ++ow) fn(p / g.C, p % g.C, oh, ow, (p * g.OH + oh) * g.OW + ow);
+      }
+    }
+  });
+}
+
+// The Deterministic gather of kernels/pool.h into every pixel, planes split over threads.
+template <class T, bool kMax>
+void adaptive_gather_all(const AdaptiveGeom& g, const T* gr, const i64* arg, T* dx) {
+  const i64 planes = g.N * g.C;
+  parallel_ranges(planes, threads_for(planes * g.H * g.W), [&](i64 lo, i64 hi) {
+    for (i64 p = lo; p < hi; ++p) {
+      for (i64 h = 0; h < g.H; ++h) {
+        for (i64 w = 0; w < g.W; ++w)
+          dx[(p * g.H + h) * g.W + w] =
+              pool_args::adaptive_gather<T, kMax>(g, gr, arg, p / g.C, p % g.C, h, w);
+      }
+    }
+  });
+}
+
+// Fast: a scatter per (n, c) plane in output order (planes are disjoint: no atomics needed on
+// the CPU). share(o) is the value output o adds to each pixel it reaches; max reaches one.
+template <class T, bool kMax>
+void adaptive_scatter_all(const AdaptiveGeom& g, const T* gr, const i64* arg, T* dx) {
+  const i64 planes = g.N * g.C, plane_in = g.H * g.W, plane_out = g.OH * g.OW;
+  parallel_ranges(planes, threads_for(planes * (plane_in + plane_out)), [&](i64 lo, i64 hi) {
+    for (i64 p = lo; p < hi; ++p) {
+      T* dp = dx + p * plane_in;
+      std::fill(dp, dp + plane_in, T(0));
+      for (i64 oh = 0; oh < g.OH; ++oh) {
+        for (i64 ow = 0; ow < g.OW; ++ow) {
+          const i64 k = p * plane_out + oh * g.OW + ow;
+          if constexpr (kMax) {
+            dp[arg[k]] += gr[k];
+          } else {
+            const T share = gr[k] / pool_args::adaptive_taps<T>(g, oh, ow);
+            const i64 h0 = pool_args::adaptive_start(oh, g.H, g.OH);
+            const i64 h1 = pool_args::adaptive_end(oh, g.H, g.OH);
+            const i64 w0 = pool_args::adaptive_start(ow, g.W, g.OW);
+            const i64 w1 = pool_args::adaptive_end(ow, g.W, g.OW);
+            for (i64 h = h0; h < h1; ++h) {
+              for (i64 w = w0; w < w1; ++w) dp[h * g.W + w] += share;
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
 }  // namespace
 
 void max_forward(const WindowGeom& g, const View& x, const View& out, const View& arg) {
@@ -293,9 +356,71 @@ void avg_backward(Mode mode, const WindowGeom& g, const View& grad, const View& 
   });
 }
 
+void adaptive_max_forward(const AdaptiveGeom& g, const View& x, const View& out, const View& arg) {
+  pool_args::check_adaptive_io("adaptive_max_pool2d", g, x, true, out, &arg);
+  visit_float(x.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const AdaptiveSrc<T> src = adaptive_src<T>(g, x);
+    T* o = static_cast<T*>(out.data);
+    i64* a = static_cast<i64*>(arg.data);
+    const T e = CanonMax::identity<T>();
+    for_adaptive_outputs(g, [&](i64 n, i64 c, i64 oh, i64 ow, i64 k) {
+      const pool_args::AdaptiveWindow<T> win = src.window(n, c, oh, ow);
+      o[k] = canonical_serial<T, CanonMax>(win.len, e, [&](i64 t) { return win.at(t); });
+      if (a != nullptr) a[k] = pool_args::adaptive_first_max(win, g.W);
+    });
+  });
+}
+
+void adaptive_max_backward(Mode mode, const AdaptiveGeom& g, const View& grad, const View& arg,
+                           const View& dx) {
+  pool_args::check_adaptive_io("adaptive_max_pool2d backward", g, grad, false, dx, &arg);
+  visit_float(grad.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* gr = static_cast<const T*>(grad.data);
+    const i64* a = static_cast<const i64*>(arg.data);
+    T* d = static_cast<T*>(dx.data);
+    if (mode == Mode::Deterministic)
+      adaptive_gather_all<T, true>(g, gr, a, d);
+    else
+      adaptive_scatter_all<T, true>(g, gr, a, d);
+  });
+}
+
+void adaptive_avg_forward(const AdaptiveGeom& g, const View& x, const View& out) {
+  pool_args::check_adaptive_io("adaptive_avg_pool2d", g, x, true, out, nullptr);
+  visit_float(x.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const AdaptiveSrc<T> src = adaptive_src<T>(g, x);
+    T* o = static_cast<T*>(out.data);
+    for_adaptive_outputs(g, [&](i64 n, i64 c, i64 oh, i64 ow, i64 k) {
+      const pool_args::AdaptiveWindow<T> win = src.window(n, c, oh, ow);
+      o[k] = canonical_serial<T, CanonSum>(win.len, T(0), [&](i64 t) { return win.at(t); }) /
+             pool_args::adaptive_taps<T>(g, oh, ow);
+    });
+  });
+}
+
+void adaptive_avg_backward(Mode mode, const AdaptiveGeom& g, const View& grad, const View& dx) {
+  pool_args::check_adaptive_io("adaptive_avg_pool2d backward", g, grad, false, dx, nullptr);
+  visit_float(grad.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* gr = static_cast<const T*>(grad.data);
+    T* d = static_cast<T*>(dx.data);
+    if (mode == Mode::Deterministic)
+      adaptive_gather_all<T, false>(g, gr, nullptr, d);
+    else
+      adaptive_scatter_all<T, false>(g, gr, nullptr, d);
+  });
+}
+
 const PoolKernels pool_table = {.max_forward = &max_forward,
                                 .max_backward = &max_backward,
                                 .avg_forward = &avg_forward,
-                                .avg_backward = &avg_backward};
+                                .avg_backward = &avg_backward,
+                                .adaptive_max_forward = &adaptive_max_forward,
+                                .adaptive_max_backward = &adaptive_max_backward,
+                                .adaptive_avg_forward = &adaptive_avg_forward,
+                                .adaptive_avg_backward = &adaptive_avg_backward};
 
 }  // namespace ditto::kernels::cpu::DITTO_CPU_NS
