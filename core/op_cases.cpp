@@ -157,6 +157,38 @@ std::vector<OpCase> build() {
            },
        .grad_shapes = {{1, 1, 5, 5}, {1, 1, 3, 4}}});
 
+  // ---- upsample -----------------------------------------------------------------------------
+  add({.name =
+           "interpolate nearest: scale 2 (the 2x rule), size (7, 9) from (5, 4), scale (1.5, 0.6)",
+       .family = "upsample",
+       .shapes = {{2, 3, 5, 4}},
+       .run =
+           [](const V& x, Generator&) {
+             return V{interpolate(x[0], {.scale_factor = 2.0}), interpolate(x[0], {.size = {7, 9}}),
+                      interpolate(x[0], {.scale_factor = Scale2{1.5, 0.6}})};
+           },
+       .grad_shapes = {{1, 2, 3, 4}}});
+  add({.name = "interpolate bilinear: scale 2, size (7, 5) with align_corners, down to (3, 2)",
+       .family = "upsample",
+       .shapes = {{2, 3, 5, 4}},
+       .run =
+           [](const V& x, Generator&) {
+             const InterpolateMode bl = InterpolateMode::bilinear;
+             return V{interpolate(x[0], {.scale_factor = 2.0, .mode = bl}),
+                      interpolate(x[0], {.size = {7, 5}, .mode = bl, .align_corners = true}),
+                      interpolate(x[0], {.size = {3, 2}, .mode = bl})};
+           },
+       .grad_shapes = {{1, 2, 3, 4}}});
+  add({.name = "interpolate bilinear x4 on a transposed input (16 outputs per pixel)",
+       .family = "upsample",
+       .shapes = {{2, 2, 6, 7}},
+       .run =
+           [](const V& x, Generator&) {
+             return V{interpolate(x[0].transpose(2, 3),
+                                  {.scale_factor = 4.0, .mode = InterpolateMode::bilinear})};
+           },
+       .grad_shapes = {{1, 1, 3, 2}}});
+
   // ---- batch_norm --------------------------------------------------------------------------
   add({.name = "batch_norm training 4-D (affine, running statistics; 1300 values per channel: two "
                "chunks)",

@@ -178,6 +178,33 @@ Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size,
 /// to the first maximal tap of each window.
 Tensor adaptive_max_pool2d(const Tensor& x, Size2 output_size,
                            std::optional<Mode> mode = std::nullopt);
+/// A pair of (height, width) scale factors; one number means both (PyTorch's scale_factor).
+struct Scale2 {
+  double h = 1, w = 1;
+  Scale2(double v) : h(v), w(v) {}  // NOLINT(google-explicit-constructor): as PyTorch's
+  Scale2(double h_, double w_) : h(h_), w(w_) {}
+};
+
+/// interpolate's resampling rule: PyTorch's 'nearest' (the legacy rule, not 'nearest-exact') and
+/// 'bilinear'.
+enum class InterpolateMode { nearest, bilinear };
+
+/// torch.nn.functional.interpolate's arguments for 2-D inputs. Exactly one of size and
+/// scale_factor; with scale_factor the output is floor(H * scale) and coordinates are mapped with
+/// 1 / scale (PyTorch's recompute_scale_factor=False, its default). align_corners: bilinear only
+/// (default false).
+struct InterpolateOptions {
+  OptionalSize2 size = {};
+  std::optional<Scale2> scale_factor = {};
+  InterpolateMode mode = InterpolateMode::nearest;
+  std::optional<bool> align_corners = {};
+};
+
+/// Resamples (N, C, H, W) to (N, C, OH, OW) (docs/determinism.md, "Upsampling"). Deterministic
+/// backward by a gather on every device (PyTorch's CUDA bilinear backward has none).
+///   interpolate(x, {.scale_factor = 2.0, .mode = InterpolateMode::bilinear});
+Tensor interpolate(const Tensor& x, const InterpolateOptions& options,
+                   std::optional<Mode> mode = std::nullopt);
 /// Batch normalisation over (N, C), (N, C, L) or (N, C, H, W): y = (x - mean) / sqrt(var + eps)
 /// * weight + bias. training: batch statistics (biased variance) and, when running_mean/
 /// running_var are defined, running = (1 - momentum) * running + momentum * batch_stat with the

@@ -10,6 +10,7 @@
 #include "kernels/pool.h"
 #include "kernels/random.h"
 #include "kernels/reduce.h"
+#include "kernels/upsample.h"
 #include "kernels/window.h"
 
 #ifndef DITTO_CUDA_COMPILED
@@ -107,6 +108,13 @@ const PoolKernels& pool_kernels(Device d) {
                                                 &cpu::v4::pool_table, &sim::pool_table,
                                                 DITTO_CUDA_TABLE(pool_table)}};
   return pick(d, "pool", t);
+}
+
+const UpsampleKernels& upsample_kernels(Device d) {
+  static constexpr FamilyTables<UpsampleKernels> t{
+      {&cpu::v2::upsample_table, &cpu::v3::upsample_table, &cpu::v4::upsample_table,
+       &sim::upsample_table, DITTO_CUDA_TABLE(upsample_table)}};
+  return pick(d, "upsample", t);
 }
 const BatchNormKernels& batch_norm_kernels(Device d) {
   static constexpr FamilyTables<BatchNormKernels> t{

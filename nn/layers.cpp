@@ -271,6 +271,35 @@ std::string AdaptiveMaxPool2d::extra_repr() const {
   return "output_size=" + size_str(options_.output_size);
 }
 
+Upsample::Upsample(UpsampleOptions options) : options_(options) {
+  DITTO_CHECK(options_.size.has_value() != options_.scale_factor.has_value(),
+              "Upsample: exactly one of size and scale_factor must be given");
+  DITTO_CHECK(options_.mode == InterpolateMode::bilinear || !options_.align_corners.has_value(),
+              "Upsample: align_corners applies to bilinear only, as in PyTorch");
+  if (options_.size.has_value()) check_size("Upsample", "size", *options_.size, 1);
+}
+
+Tensor Upsample::forward(const Tensor& x) { return interpolate(x, options_); }
+
+std::string Upsample::extra_repr() const {
+  // Python's repr of a float: "2.0", not C++'s "2".
+  auto py_scale = [](double v) {
+    std::string s = py_float(v);
+    if (s.find_first_of(".eni") == std::string::npos) s += ".0";
+    return s;
+  };
+  const UpsampleOptions& o = options_;
+  std::string s;
+  if (o.scale_factor.has_value()) {
+    const Scale2& f = *o.scale_factor;
+    s = "scale_factor=" +
+        (f.h == f.w ? py_scale(f.h) : "(" + py_scale(f.h) + ", " + py_scale(f.w) + ")");
+  } else {
+    s = "size=" + size_str(*o.size);
+  }
+  return s + ", mode='" + (o.mode == InterpolateMode::bilinear ? "bilinear" : "nearest") + "'";
+}
+
 Tensor Flatten::forward(const Tensor& x) { return x.flatten(options_.start_dim, options_.end_dim); }
 
 std::string Flatten::extra_repr() const {

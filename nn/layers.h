@@ -1,5 +1,5 @@
 // ditto — layers: Conv2d, BatchNorm1d/2d, Dropout, Linear, ReLU, MaxPool2d, AvgPool2d,
-// AdaptiveAvgPool2d, AdaptiveMaxPool2d, Flatten, Sequential, Embedding. PyTorch's names,
+// AdaptiveAvgPool2d, AdaptiveMaxPool2d, Upsample, Flatten, Sequential, Embedding. PyTorch's names,
 // defaults, parameter/buffer names and initialisation (reset_parameters, weight then bias, drawn
 // from the ditto::Generator given at construction).
 // Options are C++20 aggregates with PyTorch's argument names:
@@ -260,6 +260,25 @@ class AdaptiveMaxPool2d : public Module {
 
  private:
   AdaptivePool2dOptions options_;
+};
+
+/// torch.nn.Upsample arguments: interpolate's (exactly one of size and scale_factor;
+/// align_corners for bilinear only).
+using UpsampleOptions = ::ditto::InterpolateOptions;
+
+/// Resamples (N, C, H, W) inputs with interpolate (no state).
+///   nn::Upsample up({.scale_factor = 2.0, .mode = InterpolateMode::bilinear});
+class Upsample : public Module {
+ public:
+  explicit Upsample(UpsampleOptions options);
+  Tensor forward(const Tensor& x) override;
+  const UpsampleOptions& options() const { return options_; }
+  std::string type_name() const override { return "Upsample"; }
+  /// PyTorch's: "scale_factor=2.0, mode='nearest'" or "size=(4, 6), mode='bilinear'".
+  std::string extra_repr() const override;
+
+ private:
+  UpsampleOptions options_;
 };
 
 /// torch.nn.Flatten arguments.

@@ -203,13 +203,6 @@ __global__ void __launch_bounds__(kLanes)
   }
 }
 
-template <class T>
-__global__ void zero_kernel(T* p, i64 n) {
-  const i64 step = static_cast<i64>(gridDim.x) * blockDim.x;
-  for (i64 i = static_cast<i64>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step)
-    p[i] = T(0);
-}
-
 /// Fast training statistics from the atomic sums: thread per channel.
 template <class T>
 __global__ void finalize_kernel(const T* sum, const T* ss, i64 C, Consts<T> k, T* mean, T* var,

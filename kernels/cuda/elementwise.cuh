@@ -112,12 +112,6 @@ __device__ __forceinline__ T& at(char* base, i64 off) {
   return reinterpret_cast<T*>(base)[off];
 }
 
-/// First logical index of this thread and the grid-stride step.
-__device__ __forceinline__ i64 first_index() {
-  return static_cast<i64>(blockIdx.x) * blockDim.x + threadIdx.x;
-}
-__device__ __forceinline__ i64 grid_step() { return static_cast<i64>(gridDim.x) * blockDim.x; }
-
 // ---- element rules: kernels/common/elementwise_rules.h ----------------------------------------
 
 using ew_rules::convert;

@@ -6,6 +6,8 @@
 // simulator (ditto::kernels::sim::*). Both sets of launchers implement the same declarations from
 // kernels/<family>.h, so the two compilations never define the same symbol.
 #pragma once
+#include <cstdint>
+
 #include "core/device.h"
 #include "kernels/common/dtype_visit.h"
 #include "kernels/cuda/launch.h"
@@ -65,6 +67,20 @@ __host__ __device__ inline std::int64_t view_offset(const View& v, std::int64_t 
     i /= s;
   }
   return off;
+}
+
+/// The grid-stride loop of the 1-D kernels: this thread's first index and the stride.
+__device__ __forceinline__ std::int64_t first_index() {
+  return static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+}
+__device__ __forceinline__ std::int64_t grid_step() {
+  return static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+}
+
+/// p[0..n) = +0: where every Fast scatter starts.
+template <class T>
+__global__ void zero_kernel(T* p, std::int64_t n) {
+  for (std::int64_t i = first_index(); i < n; i += grid_step()) p[i] = T(0);
 }
 
 }  // namespace ditto::kernels::DITTO_GPU_NS

@@ -25,8 +25,6 @@
 // nvcc the assertion is `assert`, which compiles out with NDEBUG, so the kernels also skip such
 // an element rather than touch memory outside the tensor; the front end reports the error first.
 #pragma once
-#include "kernels/cuda/gpu_common.cuh"
-
 #include <algorithm>
 #include <climits>
 #include <cstdint>
@@ -37,6 +35,7 @@
 #include "core/error.h"
 #include "core/mode.h"
 #include "kernels/common/index_args.h"
+#include "kernels/cuda/gpu_common.cuh"
 #include "kernels/index.h"
 
 #if !defined(DITTO_SIM)
@@ -48,11 +47,6 @@ namespace index_detail {
 
 using i64 = std::int64_t;
 using index_args::Geo;
-
-__device__ __forceinline__ i64 first_index() {
-  return static_cast<i64>(blockIdx.x) * blockDim.x + threadIdx.x;
-}
-__device__ __forceinline__ i64 grid_step() { return static_cast<i64>(gridDim.x) * blockDim.x; }
 
 /// out[o, m, i] = in[o, index[m], i]; T is a raw-bits type of the element's size.
 template <class T>
@@ -141,8 +135,7 @@ inline void sort_pairs(const i64* keys_in, i64* keys_out, const i64* vals_in, i6
   (void)K;
   std::vector<i64> perm(static_cast<std::size_t>(M));
   std::iota(perm.begin(), perm.end(), i64{0});
-  std::stable_sort(perm.begin(), perm.end(),
-                   [&](i64 a, i64 b) { return keys_in[a] < keys_in[b]; });
+  std::stable_sort(perm.begin(), perm.end(), [&](i64 a, i64 b) { return keys_in[a] < keys_in[b]; });
   for (i64 p = 0; p < M; ++p) {
     keys_out[p] = keys_in[perm[static_cast<std::size_t>(p)]];
     vals_out[p] = vals_in[perm[static_cast<std::size_t>(p)]];

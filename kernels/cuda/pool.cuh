@@ -21,11 +21,6 @@ using cpu::CanonMax;
 using cpu::CanonSum;
 static_assert(pool_args::kMaxTaps == cpu::kCanonSerialMax);
 
-__device__ __forceinline__ i64 first_index() {
-  return static_cast<i64>(blockIdx.x) * blockDim.x + threadIdx.x;
-}
-__device__ __forceinline__ i64 grid_step() { return static_cast<i64>(gridDim.x) * blockDim.x; }
-
 using pool_args::Taps;
 using pool_args::taps_of;
 
@@ -97,11 +92,6 @@ __global__ void gather_kernel(WindowGeom g, const T* grad, const i64* arg, const
     }
     dx[i] = acc;
   }
-}
-
-template <class T>
-__global__ void zero_kernel(T* p, i64 total) {
-  for (i64 i = first_index(); i < total; i += grid_step()) p[i] = T(0);
 }
 
 /// Fast backward: every output adds its share to its pixels (max: the arg tap only) with

@@ -16,13 +16,12 @@
 // kH*kW taps (most miss when the stride exceeds 1); for stride 1 adjacent threads read adjacent
 // cols entries, so the reads coalesce.
 #pragma once
-#include "kernels/cuda/gpu_common.cuh"
-
 #include <cstdint>
 
 #include "core/error.h"
 #include "core/mode.h"
 #include "kernels/common/window_args.h"
+#include "kernels/cuda/gpu_common.cuh"
 #include "kernels/window.h"
 
 namespace ditto::kernels::DITTO_GPU_NS {
@@ -36,12 +35,6 @@ constexpr int kMaxBlocks = 16384;  // grid cap (256-thread blocks, ~4 elements p
 struct InStrides {
   i64 n, c, h, w;
 };
-
-/// The grid-stride start and step of the calling thread.
-__device__ __forceinline__ i64 first_index() {
-  return static_cast<i64>(blockIdx.x) * blockDim.x + threadIdx.x;
-}
-__device__ __forceinline__ i64 grid_step() { return static_cast<i64>(gridDim.x) * blockDim.x; }
 
 /// A cols index (c, kh, kw, n, oh, ow), unflattened from row-major order.
 struct ColIndex {
@@ -103,12 +96,6 @@ __global__ void col2im_gather_kernel(const T* __restrict__ cols, WindowGeom g, T
     }
     img[i] = acc;
   }
-}
-
-/// img[0..total) = +0 (the Fast scatter's starting point).
-template <class T>
-__global__ void zero_kernel(T* img, i64 total) {
-  for (i64 i = first_index(); i < total; i += grid_step()) img[i] = T(0);
 }
 
 /// Fast col2im: every cols entry whose tap lies inside the image is atomically added to its
