@@ -108,6 +108,12 @@ std::vector<OpCase> build() {
              return V{conv2d(x[0], x[1], Tensor(), 2, {1, 0}, {2, 1}, 2)};
            },
        .grad_shapes = {{1, 4, 6, 5}, {2, 2, 3, 2}}});
+  add({.name = "conv2d 3x3 16 -> 8, padding 1, bias, batch 3 (the CNN's layer; direct kernels on "
+               "the GPU devices, im2col + GEMM on the cpu)",
+       .family = "conv",
+       .shapes = {{3, 16, 9, 10}, {8, 16, 3, 3}, {8}},
+       .run = [](const V& x, Generator&) { return V{conv2d(x[0], x[1], x[2], 1, 1)}; },
+       .grad_shapes = {{2, 2, 4, 4}, {2, 2, 3, 3}, {2}}});
   add({.name = "max_pool2d 3x3, stride 2, padding 1, ceil_mode",
        .family = "pool",
        .shapes = {{2, 3, 7, 6}},

@@ -3,6 +3,7 @@
 #include "core/cpu_isa.h"
 #include "core/error.h"
 #include "kernels/batch_norm.h"
+#include "kernels/conv.h"
 #include "kernels/dropout.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
@@ -108,6 +109,13 @@ const PoolKernels& pool_kernels(Device d) {
                                                 &cpu::v4::pool_table, &sim::pool_table,
                                                 DITTO_CUDA_TABLE(pool_table)}};
   return pick(d, "pool", t);
+}
+
+const ConvKernels& conv_kernels(Device d) {
+  static constexpr FamilyTables<ConvKernels> t{{&cpu::v2::conv_table, &cpu::v3::conv_table,
+                                                &cpu::v4::conv_table, &sim::conv_table,
+                                                DITTO_CUDA_TABLE(conv_table)}};
+  return pick(d, "conv", t);
 }
 
 const UpsampleKernels& upsample_kernels(Device d) {

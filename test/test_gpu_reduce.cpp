@@ -536,6 +536,31 @@ TEST_CASE("gpu reduce: fast mode within tolerance for every layout; compare ops 
                   ci.run<std::int64_t>(ReduceOp::sum, Mode::Deterministic, false)));
 }
 
+TEST_CASE("gpu reduce: short ranges (n <= 1024): one warp per output, the canonical chunk's bits") {
+  // Every length class of a chunk: under a warp, one step, partial steps, exactly 1024.
+  for (i64 n : {1, 2, 31, 32, 33, 255, 256, 257, 700, 1023, 1024}) {
+    CAPTURE(n);
+    const Case<float> cf = nd_case<float>({37, n}, {0, 1}, 1, 500 + static_cast<std::uint32_t>(n));
+    expect_sim_equals_cpu(cf);
+    expect_sim_equals_cpu(nd_case<double>({5, n}, {1, 0}, 1, 600 + static_cast<std::uint32_t>(n)));
+    expect_sim_equals_cpu(nd_case<std::int64_t>({3, n}, {0, 1}, 1, 7), true);
+    expect_sim_equals_cpu(nd_case<std::uint8_t>({3, n}, {0, 1}, 1, 8), true);
+    // The grid does not matter: a single block, and one block per warp.
+    for (int blocks : {1, 2}) {
+      LaunchOverrideGuard lo({blocks, 0});
+      expect_sim_equals_cpu(cf);
+    }
+  }
+  // One warp (32 threads) per output: 1000 outputs of 100 elements run 32000 threads, where a
+  // 256-thread block per output would run 256000.
+  const Case<float> c = nd_case<float>({1000, 100}, {0, 1}, 1, 9);
+  const std::uint64_t before = ditto::sim::get_stats().threads;
+  (void)c.run<float>(ReduceOp::sum, Mode::Deterministic, true);
+  const std::uint64_t threads = ditto::sim::get_stats().threads - before;
+  MESSAGE("sum over 100 elements x 1000 outputs on sim: " << threads << " threads");
+  CHECK(threads == 1000 * 32);
+}
+
 }  // namespace
 
 TEST_SUITE_END();

@@ -15,7 +15,12 @@
 //       over the OH*OW positions of sample n), then the canonical sum over n;
 //   dW, Fast: one matmul with K = N*OH*OW (the fast GEMM may split K with atomics);
 //   db = sum of dY over (N, OH, OW) (canonical tree in Deterministic mode).
-// Kernels: kernels/window.h (im2col/col2im), kernels/gemm.h (through matmul).
+// Kernels: kernels/window.h (im2col/col2im), kernels/gemm.h (through matmul) on the cpu, where
+// the vectorised GEMM makes that the fastest route; on the GPU devices (sim, cuda) the direct
+// kernels of kernels/conv.h, which give the same bits without im2col's copy (one launch forward
+// with the bias, one for dx, one for dW in Deterministic mode).
+#include "kernels/conv.h"
+
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/ops/op_util.h"
@@ -67,8 +72,7 @@ void check_args(const Tensor& x, const Tensor& w, const Tensor& b, Size2 stride,
   detail::check_size2(dilation, 1, kOp, "dilation", ctx);
   detail::check_size2(padding, 0, kOp, "padding", ctx);
   DITTO_CHECK(groups >= 1, "conv2d: groups must be >= 1, got ", groups, " (", ctx, ")");
-  detail::check_size2(Size2(w.size(2), w.size(3)), 1, kOp, "kernel size (weight dims 2, 3)",
-                      ctx);
+  detail::check_size2(Size2(w.size(2), w.size(3)), 1, kOp, "kernel size (weight dims 2, 3)", ctx);
 
   const std::int64_t C = x.size(-3), O = w.size(0);
   DITTO_CHECK(C % groups == 0, "conv2d: groups ", groups, " must divide the input channels ", C,
@@ -87,6 +91,55 @@ void check_args(const Tensor& x, const Tensor& w, const Tensor& b, Size2 stride,
               hw_str(w.size(2), w.size(3)), " (", ctx, ")");
   DITTO_CHECK(!b.defined() || b.size(0) == O, "conv2d: bias must have shape [", O,
               "] (one per output channel), got ", shape_str(b.shape()), " (", ctx, ")");
+}
+
+// The weight's shape (O, Cg, kH, kW).
+Shape weight_shape(const kernels::ConvGeom& g) { return {g.O, g.w.C / g.G, g.w.kH, g.w.kW}; }
+
+// conv2d on a GPU device: the direct kernels of kernels/conv.h, forward and backward.
+Tensor direct_conv(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                   const kernels::ConvGeom& g, Mode m) {
+  const Device d = x.device();
+  const Tensor wc = weight.detach().contiguous();                            // (O, Cg, kH, kW)
+  const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();  // (O)
+  Tensor out = empty({g.w.N, g.O, g.w.OH, g.w.OW}, x.dtype(), d);            // (N, O, OH, OW)
+  kernels::conv_kernels(d).forward(g, detail::make_view(x, kOp), detail::make_view(wc, kOp),
+                                   bc.defined() ? detail::make_view(bc, kOp) : kernels::View{},
+                                   detail::make_view(out, kOp));
+  if (!autograd::needs_grad({&x, &weight, &bias})) return out;
+  const bool gx = x.requires_grad(), gw = weight.requires_grad();
+  const bool has_bias = bias.defined(), gb = has_bias && bias.requires_grad();
+  // Keep only what the requested gradients read: dx needs the weight, dW the input.
+  const Tensor w_keep = gx ? wc : Tensor(), x_keep = gw ? x.detach() : Tensor();
+  std::vector<Tensor> inputs{x, weight};
+  if (has_bias) inputs.push_back(bias);
+  std::vector<Tensor> saved;
+  if (gx) saved.push_back(w_keep);
+  if (gw) saved.push_back(x_keep);
+  autograd::record(
+      kOp, out, inputs,
+      [=](const Tensor& gr) {
+        const Tensor gc = gr.contiguous();  // (N, O, OH, OW)
+        Tensor dx, dw, db;
+        if (gx) {
+          dx = empty({g.w.N, g.w.C, g.w.H, g.w.W}, gr.dtype(), gr.device());
+          kernels::conv_kernels(gr.device())
+              .backward_data(g, detail::make_view(gc, kOp), detail::make_view(w_keep, kOp),
+                             detail::make_view(dx, kOp));
+        }
+        if (gw) {
+          dw = empty(w_keep.defined() ? w_keep.shape() : weight_shape(g), gr.dtype(), gr.device());
+          kernels::conv_kernels(gr.device())
+              .backward_weight(m, g, detail::make_view(x_keep, kOp), detail::make_view(gc, kOp),
+                               detail::make_view(dw, kOp));
+        }
+        if (gb) db = sum(gr, {0, 2, 3}, false, m);
+        std::vector<Tensor> grads{dx, dw};
+        if (has_bias) grads.push_back(db);
+        return grads;
+      },
+      saved);
+  return out;
 }
 
 }  // namespace
@@ -109,6 +162,12 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias, Size
               " (", operands_str(x_in, weight, bias), ", padding ", hw_str(padding), ")");
 
   const Mode m = resolve_mode(mode);
+  if (!x.device().is_cpu()) {
+    const kernels::ConvGeom cg{detail::window_geom(x, {kH, kW}, stride, padding, dilation, OH, OW),
+                               O, groups};
+    Tensor out = direct_conv(x, weight, bias, cg, m);
+    return x_in.dim() == 3 ? out.squeeze(0) : out;
+  }
   const std::int64_t G = groups, Og = O / G, Kg = (C / G) * kH * kW, P = N * OH * OW;
   const kernels::WindowGeom geom =
       detail::window_geom(x, {kH, kW}, stride, padding, dilation, OH, OW);
@@ -131,30 +190,33 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias, Size
     Tensor w_keep = gx ? w3 : Tensor(), cols_keep = gw ? cols : Tensor();
     std::vector<Tensor> inputs{x, weight};
     if (bias.defined()) inputs.push_back(bias);
-    autograd::record(kOp, out, inputs, [=](const Tensor& gr) {
-      // gr: (N, O, OH, OW) -> dY as (G, Og, P) with P = (n, oh, ow) row-major.
-      Tensor gy = gr.permute({1, 0, 2, 3}).reshape({G, Og, P});
-      Tensor dx, dw, db;
-      if (gx) {
-        Tensor dcols = matmul(w_keep.transpose(1, 2), gy, m);  // (G, Kg, P)
-        dx = detail::col2im(dcols.view({C, kH, kW, N, OH, OW}), geom, m, kOp);
-      }
-      if (gw) {
-        if (m == Mode::Deterministic) {
-          // Per sample: (G, N, Og, OH*OW) @ (G, N, OH*OW, Kg) -> (G, N, Og, Kg), each entry an
-          // fma chain over that sample's positions; then the canonical tree over n.
-          Tensor gyn = gy.reshape({G, Og, N, OH * OW}).permute({0, 2, 1, 3});
-          Tensor cn = cols_keep.view({G, Kg, N, OH * OW}).permute({0, 2, 3, 1});
-          dw = sum(matmul(gyn, cn, m), {1}, false, m).reshape(w_shape);
-        } else {
-          dw = matmul(gy, cols_keep.view({G, Kg, P}).transpose(1, 2), m).reshape(w_shape);
-        }
-      }
-      if (gb) db = sum(gr, {0, 2, 3}, false, m);
-      std::vector<Tensor> grads{dx, dw};
-      if (has_bias) grads.push_back(db);
-      return grads;
-    }, {w_keep});  // cols_keep is im2col's own copy of x: nobody else can write it
+    autograd::record(
+        kOp, out, inputs,
+        [=](const Tensor& gr) {
+          // gr: (N, O, OH, OW) -> dY as (G, Og, P) with P = (n, oh, ow) row-major.
+          Tensor gy = gr.permute({1, 0, 2, 3}).reshape({G, Og, P});
+          Tensor dx, dw, db;
+          if (gx) {
+            Tensor dcols = matmul(w_keep.transpose(1, 2), gy, m);  // (G, Kg, P)
+            dx = detail::col2im(dcols.view({C, kH, kW, N, OH, OW}), geom, m, kOp);
+          }
+          if (gw) {
+            if (m == Mode::Deterministic) {
+              // Per sample: (G, N, Og, OH*OW) @ (G, N, OH*OW, Kg) -> (G, N, Og, Kg), each entry an
+              // fma chain over that sample's positions; then the canonical tree over n.
+              Tensor gyn = gy.reshape({G, Og, N, OH * OW}).permute({0, 2, 1, 3});
+              Tensor cn = cols_keep.view({G, Kg, N, OH * OW}).permute({0, 2, 3, 1});
+              dw = sum(matmul(gyn, cn, m), {1}, false, m).reshape(w_shape);
+            } else {
+              dw = matmul(gy, cols_keep.view({G, Kg, P}).transpose(1, 2), m).reshape(w_shape);
+            }
+          }
+          if (gb) db = sum(gr, {0, 2, 3}, false, m);
+          std::vector<Tensor> grads{dx, dw};
+          if (has_bias) grads.push_back(db);
+          return grads;
+        },
+        {w_keep});  // cols_keep is im2col's own copy of x: nobody else can write it
   }
   return x_in.dim() == 3 ? out.squeeze(0) : out;
 }

@@ -207,27 +207,37 @@ DITTO_HD inline T adaptive_taps(const AdaptiveGeom& g, std::int64_t oh, std::int
                         (adaptive_end(ow, g.W, g.OW) - adaptive_start(ow, g.W, g.OW)));
 }
 
-/// The Deterministic gather of pixel (n, c, h, w): +0, then the share of every window holding
-/// it, oh ascending then ow ascending. max: grad if arg == h * W + w, else +0; avg:
-/// grad / T(taps). grad and arg are (N, C, OH, OW) contiguous.
+/// The Deterministic gather of one pixel over the windows [h0, h1] x [w0, w1] holding it: +0,
+/// then share(k, oh, ow) of each, oh ascending then ow ascending, k = plane * OH * OW + oh * OW +
+/// ow. The one statement of the order; callers differ in how they find the windows and shares.
+template <class T, class Share>
+DITTO_HD inline T adaptive_gather_ranges(const AdaptiveGeom& g, std::int64_t plane, std::int64_t h0,
+                                         std::int64_t h1, std::int64_t w0, std::int64_t w1,
+                                         Share&& share) {
+  T acc = T(0);
+  for (std::int64_t oh = h0; oh <= h1; ++oh) {
+    for (std::int64_t ow = w0; ow <= w1; ++ow)
+      acc = acc + share((plane * g.OH + oh) * g.OW + ow, oh, ow);
+  }
+  return acc;
+}
+
+/// The Deterministic gather of pixel (n, c, h, w), windows and shares computed on the spot.
+/// max: grad if arg == h * W + w, else +0; avg: grad / T(taps). grad and arg are (N, C, OH, OW)
+/// contiguous.
 template <class T, bool kMax>
 DITTO_HD inline T adaptive_gather(const AdaptiveGeom& g, const T* grad, const std::int64_t* arg,
                                   std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w) {
   std::int64_t h0, h1, w0, w1;
   adaptive_outputs_of(h, g.H, g.OH, h0, h1);
   adaptive_outputs_of(w, g.W, g.OW, w0, w1);
-  const std::int64_t plane = (n * g.C + c) * g.OH;
-  T acc = T(0);
-  for (std::int64_t oh = h0; oh <= h1; ++oh) {
-    for (std::int64_t ow = w0; ow <= w1; ++ow) {
-      const std::int64_t k = (plane + oh) * g.OW + ow;
-      if constexpr (kMax)
-        acc = acc + (arg[k] == h * g.W + w ? grad[k] : T(0));
-      else
-        acc = acc + grad[k] / adaptive_taps<T>(g, oh, ow);
-    }
-  }
-  return acc;
+  return adaptive_gather_ranges<T>(g, n * g.C + c, h0, h1, w0, w1,
+                                   [&](std::int64_t k, std::int64_t oh, std::int64_t ow) {
+                                     if constexpr (kMax)
+                                       return arg[k] == h * g.W + w ? grad[k] : T(0);
+                                     else
+                                       return grad[k] / adaptive_taps<T>(g, oh, ow);
+                                   });
 }
 
 inline void check_adaptive(const char* op, const AdaptiveGeom& g) {

@@ -113,23 +113,25 @@ inline UpsampleSrc<T> upsample_src(const UpsampleGeom& g, const View& x) {
   return {static_cast<const T*>(x.data), x.strides[0], x.strides[1], x.strides[2], x.strides[3], g};
 }
 
-/// The Deterministic gather of pixel (n, c, h, w) from grad (N, C, OH, OW) contiguous.
-template <class T>
-DITTO_HD inline T upsample_gather(const UpsampleGeom& g, const T* grad, i64 n, i64 c, i64 h,
-                                  i64 w) {
-  i64 h_lo, h_hi, w_lo, w_hi;
-  readers_of<T>(g, true, h, h_lo, h_hi);
-  readers_of<T>(g, false, w, w_lo, w_hi);
-  const T* gp = grad + (n * g.C + c) * g.OH * g.OW;
+/// The Deterministic gather of pixel (h, w) of one plane gp (OH, OW) of grad, given the outputs
+/// [h_lo, h_hi) x [w_lo, w_hi) that may read it and each output row's / column's taps
+/// (row_taps(oh), col_taps(ow): LinearTaps<T>; unused for nearest, whose range holds exactly
+/// the outputs reading the pixel). The one statement of kernels/upsample.h's order: callers
+/// differ only in how they find the ranges and taps (computed here per pixel on the GPU, from
+/// tables on the cpu).
+template <class T, class RowTaps, class ColTaps>
+DITTO_HD inline T upsample_gather_ranges(const UpsampleGeom& g, const T* gp, i64 h, i64 w, i64 h_lo,
+                                         i64 h_hi, i64 w_lo, i64 w_hi, RowTaps&& row_taps,
+                                         ColTaps&& col_taps) {
   T acc = T(0);
   for (i64 oh = h_lo; oh < h_hi; ++oh) {
     if (!g.bilinear) {
       for (i64 ow = w_lo; ow < w_hi; ++ow) acc = acc + gp[oh * g.OW + ow];
       continue;
     }
-    const LinearTaps<T> th = linear_src<T>(oh, g.H, g.OH, g.align_corners, g.inv_scale_h);
+    const LinearTaps<T> th = row_taps(oh);
     for (i64 ow = w_lo; ow < w_hi; ++ow) {
-      const LinearTaps<T> tw = linear_src<T>(ow, g.W, g.OW, g.align_corners, g.inv_scale_w);
+      const LinearTaps<T> tw = col_taps(ow);
       const T gv = gp[oh * g.OW + ow];
       // The taps in the contract's order: (h0, w0), (h0, w1), (h1, w0), (h1, w1).
       if (th.i0 == h && tw.i0 == w) acc = acc + (th.l0 * tw.l0) * gv;
@@ -139,6 +141,20 @@ DITTO_HD inline T upsample_gather(const UpsampleGeom& g, const T* grad, i64 n, i
     }
   }
   return acc;
+}
+
+/// The Deterministic gather of pixel (n, c, h, w) from grad (N, C, OH, OW) contiguous, every
+/// range and tap computed on the spot.
+template <class T>
+DITTO_HD inline T upsample_gather(const UpsampleGeom& g, const T* grad, i64 n, i64 c, i64 h,
+                                  i64 w) {
+  i64 h_lo, h_hi, w_lo, w_hi;
+  readers_of<T>(g, true, h, h_lo, h_hi);
+  readers_of<T>(g, false, w, w_lo, w_hi);
+  return upsample_gather_ranges<T>(
+      g, grad + (n * g.C + c) * g.OH * g.OW, h, w, h_lo, h_hi, w_lo, w_hi,
+      [&](i64 oh) { return linear_src<T>(oh, g.H, g.OH, g.align_corners, g.inv_scale_h); },
+      [&](i64 ow) { return linear_src<T>(ow, g.W, g.OW, g.align_corners, g.inv_scale_w); });
 }
 
 inline void check_geom(const char* op, const UpsampleGeom& g) {

@@ -25,12 +25,13 @@
 #include "kernels/common/gemm_args.h"
 #include "kernels/cpu/level.h"
 
-// Eigen 3.4's AVX bf16 code has an unused variable, and GCC 12 sees a false "may be used
-// uninitialized" in the AVX-512 intrinsics Eigen uses at x86-64-v4; keep -Wall output about
-// ditto's code.
+// Eigen 3.4's AVX bf16 code has an unused variable, and GCC 12 sees a false "(may be) used
+// uninitialized" in the AVX-512 intrinsics Eigen uses at x86-64-v4 (_mm512_undefined_*'s
+// self-initialisation); keep -Wall output about ditto's code.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-variable"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <Eigen/Core>
 #pragma GCC diagnostic pop
 
@@ -368,8 +369,8 @@ void gemm_deterministic(const GemmArgs& g) {
 
 // ---------------------------------------------------------------------------------------------
 // Fast mode: Eigen's GEMM (its own blocking and k order, so bits may differ from the canonical
-// chain). Operands with a unit column stride are mapped directly; others go through a
-// dynamic-stride map, which Eigen copies into a plain temporary before multiplying.
+// chain). Operands with a unit column or row stride are mapped directly (row- or column-major);
+// others go through a dynamic-stride map, which Eigen copies into a plain temporary first.
 // ---------------------------------------------------------------------------------------------
 
 template <typename T>
@@ -383,13 +384,22 @@ template <typename T>
 using StridedOut =
     Eigen::Map<RowMat<T>, Eigen::Unaligned, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>>;
 
-template <typename T, typename MapB>
-void eigen_product_a(const GemmArgs& g, const T* A, const MapB& b, StridedOut<T>& c) {
-  if (g.a_cs == 1) {
-    c.noalias() = DenseMap<T>(A, g.M, g.K, Eigen::OuterStride<>(g.a_rs)) * b;
+template <typename T>
+using ColMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
+template <typename T>
+using ColDenseMap = Eigen::Map<const ColMat<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
+
+// Calls f with the (rows, cols) operand at p as Eigen sees it best: row-major or column-major
+// without a copy (a transposed operand — conv2d's weight gradient multiplies by cols^T — is a
+// column-major one), else a strided map that Eigen copies first.
+template <typename T, typename F>
+void with_operand(const T* p, i64 rows, i64 cols, i64 rs, i64 cs, F&& f) {
+  if (cs == 1) {
+    f(DenseMap<T>(p, rows, cols, Eigen::OuterStride<>(rs)));
+  } else if (rs == 1 && cs >= rows) {
+    f(ColDenseMap<T>(p, rows, cols, Eigen::OuterStride<>(cs)));
   } else {
-    c.noalias() = StridedMap<T>(A, g.M, g.K, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(
-                                                 g.a_rs, g.a_cs)) * b;
+    f(StridedMap<T>(p, rows, cols, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(rs, cs)));
   }
 }
 
@@ -399,14 +409,9 @@ void eigen_product(const GemmArgs& g, i64 b) {
   const T* B = static_cast<const T*>(g.B) + b * g.b_bs;
   T* C = static_cast<T*>(g.C) + b * g.c_bs;
   StridedOut<T> c(C, g.M, g.N, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(g.c_rs, g.c_cs));
-  if (g.b_cs == 1) {
-    eigen_product_a<T>(g, A, DenseMap<T>(B, g.K, g.N, Eigen::OuterStride<>(g.b_rs)), c);
-  } else {
-    eigen_product_a<T>(
-        g, A,
-        StridedMap<T>(B, g.K, g.N, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(g.b_rs, g.b_cs)),
-        c);
-  }
+  with_operand(A, g.M, g.K, g.a_rs, g.a_cs, [&](const auto& a) {
+    with_operand(B, g.K, g.N, g.b_rs, g.b_cs, [&](const auto& bm) { c.noalias() = a * bm; });
+  });
 }
 
 template <typename T>

@@ -211,30 +211,37 @@ void avg_forward_t(const WindowGeom& g, const View& x, const View& divisor, cons
   });
 }
 
+// max's gradient scattered plane by plane (planes are disjoint: no atomics on the CPU), the
+// outputs of a plane in descending or ascending row-major order.
+//
+// Why the descending scatter is the Deterministic gather, bit for bit: a pixel's gather adds
+// share = (arg == t ? g : +0) over its taps t = (kh, kw) ascending, from acc = +0. The +0 shares
+// change nothing — acc starts at +0 and a sum is -0 only when both terms are, so acc is never
+// -0, and acc + (+0) == acc otherwise — so only the hits count, in tap order. Tap kh lands on h
+// from window row oh = (h + pH - kh*dH) / sH, which falls as kh rises (likewise ow for kw): tap
+// order is descending (oh, ow) order. Fast keeps the ascending order.
 template <class T>
-void max_backward_t(Mode mode, const WindowGeom& g, const View& grad, const View& arg,
-                    const View& dx) {
-  const T* gr = static_cast<const T*>(grad.data);
-  const i64* a = static_cast<const i64*>(arg.data);
-  T* d = static_cast<T*>(dx.data);
-  if (mode == Mode::Deterministic) {
-    gather<T>(g, d, [&](i64 k, i64, i64 t) { return a[k] == t ? gr[k] : T(0); });
-    return;
-  }
-  // Fast: a scatter, one (n, c) plane per task (planes are disjoint, so no atomics are needed
-  // on the CPU; the order within a plane is the output order, not the gather's).
+void max_scatter(const WindowGeom& g, const T* gr, const i64* a, T* d, bool descending) {
   const i64 planes = g.N * g.C, plane_in = g.H * g.W, plane_out = g.OH * g.OW;
-  parallel_ranges(planes, threads_for(dx.numel() + grad.numel()), [&](i64 lo, i64 hi) {
+  parallel_ranges(planes, threads_for(planes * (plane_in + plane_out)), [&](i64 lo, i64 hi) {
     for (i64 p = lo; p < hi; ++p) {
       T* dp = d + p * plane_in;
       for (i64 i = 0; i < plane_in; ++i) dp[i] = T(0);
-      for (i64 o = 0; o < plane_out; ++o) {
-        i64 h, w;
+      for (i64 j = 0; j < plane_out; ++j) {
+        const i64 o = descending ? plane_out - 1 - j : j;
+        i64 h, w;  // a tap in the padding has no pixel: its gradient is dropped
         if (tap_pixel(g, o / g.OW, o % g.OW, a[p * plane_out + o], h, w))
           dp[h * g.W + w] += gr[p * plane_out + o];
       }
     }
   });
+}
+
+template <class T>
+void max_backward_t(Mode mode, const WindowGeom& g, const View& grad, const View& arg,
+                    const View& dx) {
+  max_scatter<T>(g, static_cast<const T*>(grad.data), static_cast<const i64*>(arg.data),
+                 static_cast<T*>(dx.data), mode == Mode::Deterministic);
 }
 
 template <class T>
@@ -281,16 +288,40 @@ void for_adaptive_outputs(const AdaptiveGeom& g, F&& fn) {
   });
 }
 
-// The Deterministic gather of kernels/pool.h into every pixel, planes split over threads.
-template <class T, bool kMax>
-void adaptive_gather_all(const AdaptiveGeom& g, const T* gr, const i64* arg, T* dx) {
-  const i64 planes = g.N * g.C;
+// adaptive_avg_pool2d's Deterministic gather (kernels/pool.h, adaptive_gather_ranges) into every
+// pixel, planes split over threads. The windows holding each row and column come from tables
+// computed once, and the shares grad / T(taps) once per output (the value the gather adds for
+// every pixel of the window): the same terms in the same order as adaptive_gather, without its
+// per-pixel searches and divisions. (adaptive max needs no gather on the CPU: max_scatter's
+// argument makes its ordered scatter the same bits.)
+template <class T>
+void adaptive_avg_gather_all(const AdaptiveGeom& g, const T* gr, T* dx) {
+  std::vector<i64> h0(static_cast<std::size_t>(g.H)), h1(h0.size());
+  std::vector<i64> w0(static_cast<std::size_t>(g.W)), w1(w0.size());
+  for (i64 h = 0; h < g.H; ++h)
+    pool_args::adaptive_outputs_of(h, g.H, g.OH, h0[static_cast<std::size_t>(h)],
+                                   h1[static_cast<std::size_t>(h)]);
+  for (i64 w = 0; w < g.W; ++w)
+    pool_args::adaptive_outputs_of(w, g.W, g.OW, w0[static_cast<std::size_t>(w)],
+                                   w1[static_cast<std::size_t>(w)]);
+  const i64 planes = g.N * g.C, plane_out = g.OH * g.OW;
   parallel_ranges(planes, threads_for(planes * g.H * g.W), [&](i64 lo, i64 hi) {
+    std::vector<T> share(static_cast<std::size_t>(plane_out));  // (OH, OW) of this plane
     for (i64 p = lo; p < hi; ++p) {
+      for (i64 oh = 0; oh < g.OH; ++oh) {
+        for (i64 ow = 0; ow < g.OW; ++ow)
+          share[static_cast<std::size_t>(oh * g.OW + ow)] =
+              gr[p * plane_out + oh * g.OW + ow] / pool_args::adaptive_taps<T>(g, oh, ow);
+      }
+      const T* sp = share.data();
+      const i64 k0 = p * plane_out;  // output index of sp[0]
       for (i64 h = 0; h < g.H; ++h) {
-        for (i64 w = 0; w < g.W; ++w)
-          dx[(p * g.H + h) * g.W + w] =
-              pool_args::adaptive_gather<T, kMax>(g, gr, arg, p / g.C, p % g.C, h, w);
+        const auto hs = static_cast<std::size_t>(h);
+        for (i64 w = 0; w < g.W; ++w) {
+          const auto ws = static_cast<std::size_t>(w);
+          dx[(p * g.H + h) * g.W + w] = pool_args::adaptive_gather_ranges<T>(
+              g, p, h0[hs], h1[hs], w0[ws], w1[ws], [&](i64 k, i64, i64) { return sp[k - k0]; });
+        }
       }
     }
   });
@@ -380,10 +411,10 @@ void adaptive_max_backward(Mode mode, const AdaptiveGeom& g, const View& grad, c
     const T* gr = static_cast<const T*>(grad.data);
     const i64* a = static_cast<const i64*>(arg.data);
     T* d = static_cast<T*>(dx.data);
-    if (mode == Mode::Deterministic)
-      adaptive_gather_all<T, true>(g, gr, a, d);
-    else
-      adaptive_scatter_all<T, true>(g, gr, a, d);
+    // Both modes: the scatter in output order is the Deterministic gather bit for bit (the +0
+    // shares of the gather change nothing, see max_scatter; its window order is ascending).
+    (void)mode;
+    adaptive_scatter_all<T, true>(g, gr, a, d);
   });
 }
 
@@ -408,7 +439,7 @@ void adaptive_avg_backward(Mode mode, const AdaptiveGeom& g, const View& grad, c
     const T* gr = static_cast<const T*>(grad.data);
     T* d = static_cast<T*>(dx.data);
     if (mode == Mode::Deterministic)
-      adaptive_gather_all<T, false>(g, gr, nullptr, d);
+      adaptive_avg_gather_all<T>(g, gr, d);
     else
       adaptive_scatter_all<T, false>(g, gr, nullptr, d);
   });

@@ -32,15 +32,48 @@ void forward_t(const UpsampleGeom& g, const View& x, const View& out) {
   });
 }
 
+// One dimension's coordinate tables, computed once per call with upsample_args' functions:
+// each output's taps and each input's reader range [lo, hi).
+template <class T>
+struct AxisTables {
+  std::vector<LinearTaps<T>> taps;  // (out,), bilinear only
+  std::vector<i64> lo, hi;          // (in,)
+  AxisTables(const UpsampleGeom& g, bool rows) {
+    const i64 in = rows ? g.H : g.W, out = rows ? g.OH : g.OW;
+    const double inv = rows ? g.inv_scale_h : g.inv_scale_w;
+    if (g.bilinear) {
+      taps.resize(static_cast<std::size_t>(out));
+      for (i64 o = 0; o < out; ++o)
+        taps[static_cast<std::size_t>(o)] =
+            upsample_args::linear_src<T>(o, in, out, g.align_corners, inv);
+    }
+    lo.resize(static_cast<std::size_t>(in));
+    hi.resize(static_cast<std::size_t>(in));
+    for (i64 i = 0; i < in; ++i)
+      upsample_args::readers_of<T>(g, rows, i, lo[static_cast<std::size_t>(i)],
+                                   hi[static_cast<std::size_t>(i)]);
+  }
+};
+
+// The gather of kernels/upsample.h (upsample_gather_ranges) with the ranges and taps read from
+// tables instead of recomputed for every pixel: the same terms in the same order.
 template <class T>
 void gather_t(const UpsampleGeom& g, const T* gr, T* dx) {
+  const AxisTables<T> rt(g, true), ct(g, false);
+  auto row_taps = [&](i64 oh) { return rt.taps[static_cast<std::size_t>(oh)]; };
+  auto col_taps = [&](i64 ow) { return ct.taps[static_cast<std::size_t>(ow)]; };
   const i64 rows = g.N * g.C * g.H;
   const i64 work = g.N * g.C * (g.H * g.W + g.OH * g.OW * (g.bilinear ? 4 : 1));
   parallel_ranges(rows, threads_for(work), [&](i64 lo, i64 hi) {
     for (i64 r = lo; r < hi; ++r) {
-      const i64 h = r % g.H, c = (r / g.H) % g.C, n = r / (g.H * g.C);
-      for (i64 w = 0; w < g.W; ++w)
-        dx[r * g.W + w] = upsample_args::upsample_gather<T>(g, gr, n, c, h, w);
+      const i64 h = r % g.H;
+      const T* gp = gr + (r / g.H) * g.OH * g.OW;
+      const auto hs = static_cast<std::size_t>(h);
+      for (i64 w = 0; w < g.W; ++w) {
+        const auto ws = static_cast<std::size_t>(w);
+        dx[r * g.W + w] = upsample_args::upsample_gather_ranges<T>(
+            g, gp, h, w, rt.lo[hs], rt.hi[hs], ct.lo[ws], ct.hi[ws], row_taps, col_taps);
+      }
     }
   });
 }

@@ -23,6 +23,9 @@
 // into the zero-initialised output. The bits depend on the order in which blocks finish (on sim:
 // on the schedule seed).
 //
+// Short ranges (n <= 1024, one chunk): one warp per output runs the same chunk (warp_canon_kernel)
+// — a 256-thread block per output would leave 224 threads idle for a 32-element softmax row.
+//
 // Known cost on GPUs: one block per (output, chunk) means a reduction over a strided dim (e.g.
 // dim 0 of a row-major (N, C) tensor) reads uncoalesced; correct, but slower than a layout that
 // gives a warp adjacent outputs.
@@ -197,6 +200,47 @@ __global__ void __launch_bounds__(kLanes)
   }
 }
 
+/// A short reduction (n <= 1024: one canonical chunk per output) by one warp per output instead
+/// of a block: lane t holds canonical lanes t + 32r (r = 0..7), folds in their four steps in the
+/// spec's order, and warp_tree finishes the chunk's tree — the same operations as canon_kernel's
+/// (and canonical_chunk's) for every value, with an eighth of the threads, no shared memory and
+/// no barrier. Blocks of kWarpBlock threads (fixed: the override cannot change it).
+constexpr int kWarpBlock = 256;
+template <class Pol, class In>
+__global__ void __launch_bounds__(kWarpBlock)
+    warp_canon_kernel(const In* x, Geo g, typename Pol::Out* out, typename Pol::Acc e) {
+  using Acc = typename Pol::Acc;
+  const int t = static_cast<int>(threadIdx.x) & 31;
+  const i64 warps = kWarpBlock / 32;
+  // o depends on the warp only: all 32 lanes run the same iterations (warp_tree's shuffles).
+  for (i64 o = static_cast<i64>(blockIdx.x) * warps + threadIdx.x / 32; o < g.K;
+       o += static_cast<i64>(gridDim.x) * warps) {
+    i64 in_off, out_off;
+    kept_offsets(g, o, in_off, out_off);
+    const In* base = x + in_off;
+    Acc p[8];  // (8,) canonical lanes t + 32r
+    DITTO_UNROLL
+    for (int r = 0; r < 8; ++r) {
+      const int j = t + 32 * r;
+      p[r] = e;
+      DITTO_UNROLL
+      for (int step = 0; step < kSteps; ++step) {
+        const i64 k = step * kLanes + j;
+        if (k < g.n) {
+          const In v = base[reduced_offset(g, k)];
+          if constexpr (std::is_same_v<In, Acc>) {
+            p[r] = Pol::op(p[r], v);
+          } else {
+            p[r] = Pol::op(p[r], Pol::load(v, k));
+          }
+        }
+      }
+    }
+    const Acc v = warp_tree<Pol>([&](int r) { return p[r]; });
+    if (t == 0) out[out_off] = Pol::store(v);
+  }
+}
+
 /// Fast-mode float sum: work item (output o, slice s) of S slices per output; see the file
 /// comment. out must hold +0 at every output first.
 template <class T>
@@ -271,9 +315,10 @@ void run_canon(const Geo& g1, const void* x, void* out, typename Pol::Acc e) {
   using Out = typename Pol::Out;
   auto* o = static_cast<Out*>(out);
   const auto* in = static_cast<const typename Pol::In*>(x);
-  if (g1.m == 1) {
-    ditto::gpu::launch(canon_kernel<Pol, typename Pol::In>, dim3(pick_blocks(g1.K, 1, kMaxBlocks)),
-                       dim3(kLanes), 0, in, g1, static_cast<Acc*>(nullptr), o, e);
+  if (g1.m == 1) {  // a short range: one warp per output
+    ditto::gpu::launch(warp_canon_kernel<Pol, typename Pol::In>,
+                       dim3(pick_blocks(g1.K, kWarpBlock / 32, kMaxBlocks)), dim3(kWarpBlock), 0,
+                       in, g1, o, e);
     ditto::gpu::device_synchronize();
     return;
   }

@@ -1,0 +1,2 @@
+// ditto — the conv kernels compiled by nvcc for the cuda device (source: conv.cuh).
+#include "kernels/cuda/conv.cuh"
