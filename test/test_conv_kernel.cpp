@@ -1,6 +1,7 @@
 // ditto — tests of the direct conv kernels (kernels/conv.h): the implicit-GEMM forward with the
-// bias fused, backward-data and backward-weight that the GPU devices run, against conv2d's cpu
-// route (im2col + the canonical GEMM chain, col2im's gather, the canonical sum over the batch):
+// bias fused (the tiled GEMM kernel staging the input's taps; every tile shape and grid),
+// backward-data and backward-weight that the GPU devices run, against conv2d's cpu route (im2col +
+// the canonical GEMM chain, col2im's gather, the canonical sum over the batch):
 //  - bit for bit in Deterministic mode, f32 and f64, for stride, padding, dilation, groups, a
 //    strided input, an input full of ±0, on sim (through conv2d) and through the cpu table at
 //    every x86-64 level and 1-3 threads;
@@ -16,6 +17,7 @@
 #include "core/ops/window.h"
 #include "ditto/ditto.h"
 #include "kernels/conv.h"
+#include "kernels/launch_config.h"
 #include "test/fixtures/bits.h"
 #include "test/fixtures/errors.h"  // CHECK_ERROR
 #include "test/fixtures/threads.h"
@@ -162,6 +164,22 @@ TEST_SUITE("conv_kernel") {
     const std::vector<Tensor> direct = run_cpu_table(c, op, det[4], Mode::Fast);
     const std::vector<float> a = det[2].to_vector<float>(), b = direct[2].to_vector<float>();
     for (std::size_t i = 0; i < a.size(); ++i) CHECK(std::abs(a[i] - b[i]) <= 1e-3f);
+  }
+
+  TEST_CASE("conv implicit-GEMM forward on sim: the same bits for every tile shape and grid") {
+    const Case& c = cases()[1];  // groups 2, stride, dilation
+    const Operands op = operands_of(c, DType::f32);
+    const Tensor ref = conv2d(op.x, op.w, op.b, c.s, c.p, c.d, c.groups);  // cpu: im2col + GEMM
+    for (int threads : {0, 64, 256, 1024}) {
+      for (int blocks : {0, 1, 3}) {
+        CAPTURE(threads);
+        CAPTURE(blocks);
+        kernels::LaunchOverrideGuard lo({blocks, threads});
+        CHECK(same_bits(conv2d(op.x.to(Device::sim()), op.w.to(Device::sim()), Tensor(), c.s, c.p,
+                               c.d, c.groups),
+                        ref));
+      }
+    }
   }
 
   TEST_CASE("conv2d on sim: launches forward (bias fused) and backward") {

@@ -1,8 +1,9 @@
-// ditto — GPU direct conv kernels (cuda and sim; interface and orders: kernels/conv.h): an
-// implicit GEMM — every thread runs the canonical chain of one output, one input pixel or one
-// weight element (kernels/common/conv_args.h, the same functions as the CPU kernels), reading
-// the window taps of x in place, so no im2col copy is made and neither the grid nor the
-// schedule can change a bit. Forward (bias fused): one launch; backward-data: one launch;
+// ditto — GPU direct conv kernels (cuda and sim; interface and orders: kernels/conv.h), reading
+// the window taps of x in place, so no im2col copy is made and neither the grid nor the schedule
+// can change a bit. Forward (bias fused): one launch of the tiled GEMM kernel as an implicit GEMM
+// (kernels/cuda/gemm_tile.h; the B tile is staged from x's taps); backward-data and
+// backward-weight: every thread runs the canonical chain of one input pixel or one weight element
+// (kernels/common/conv_args.h, the same functions as the CPU kernels). Backward-data: one launch;
 // backward-weight, Deterministic: one launch, each thread reducing its chains over the batch with
 // canonical_serial (the tree's shape depends on N alone); Fast: zero, then one thread per
 // (weight element, slice of kSlice positions) adding its chain with atomicAdd.
@@ -16,6 +17,7 @@
 #include "kernels/common/dtype_visit.h"
 #include "kernels/conv.h"
 #include "kernels/cpu/canonical_sum.h"
+#include "kernels/cuda/gemm_tile.h"
 #include "kernels/cuda/gpu_common.cuh"
 
 namespace ditto::kernels::DITTO_GPU_NS {
@@ -29,14 +31,34 @@ static_assert(conv_args::kMaxBatch == cpu::kCanonSerialMax);
 /// Positions (n, oh, ow) per Fast weight-gradient slice.
 constexpr i64 kSlice = 1024;
 
+/// The forward pass as the implicit GEMM of the tiled kernel (kernels/cuda/gemm_tile.h): per group
+/// b, A = the group's weight rows (Og, Kg) with k = (cg, kh, kw); B[k, j] = tap(n, b*Cg + cg, oh,
+/// ow, kh, kw) for j = (n, oh, ow), read from x in place (+0 in the padding — the fma still runs,
+/// so every output's chain is ConvArgs::forward_at's); C[i, j] = out[n, b*Og + i, oh, ow] = acc,
+/// plus the bias.
 template <class T>
-__global__ void forward_kernel(ConvArgs<T> a, T* out, i64 total) {
-  const WindowGeom& w = a.g.w;
-  for (i64 k = first_index(); k < total; k += grid_step()) {
-    const i64 ow = k % w.OW, oh = (k / w.OW) % w.OH, o = (k / (w.OW * w.OH)) % a.g.O;
-    out[k] = a.forward_at(k / (w.OW * w.OH * a.g.O), o, oh, ow);
+struct ConvForwardOps {
+  static constexpr bool kCanSplit = false;  // one slice: the canonical chain
+  ConvArgs<T> args;
+  T* out;  // (N, O, OH, OW)
+  __device__ __forceinline__ T a(i64 b, i64 i, i64 k) const {
+    const WindowGeom& w = args.g.w;
+    const i64 Kg = (w.C / args.g.G) * w.kH * w.kW;
+    return args.weight[(b * (args.g.O / args.g.G) + i) * Kg + k];
   }
-}
+  __device__ __forceinline__ T b(i64 bt, i64 k, i64 j) const {
+    const WindowGeom& w = args.g.w;
+    const i64 kk = w.kH * w.kW, Q = w.OH * w.OW;
+    const i64 cg = k / kk, kh = (k - cg * kk) / w.kW, kw = k - cg * kk - kh * w.kW;
+    const i64 n = j / Q, q = j - n * Q, oh = q / w.OW, ow = q - oh * w.OW;
+    return args.tap(n, bt * (w.C / args.g.G) + cg, oh, ow, kh, kw);
+  }
+  __device__ __forceinline__ void store(i64 b, i64 i, i64 j, T acc) const {
+    const WindowGeom& w = args.g.w;
+    const i64 Q = w.OH * w.OW, n = j / Q, o = b * (args.g.O / args.g.G) + i;
+    out[(n * args.g.O + o) * Q + (j - n * Q)] = args.bias != nullptr ? acc + args.bias[o] : acc;
+  }
+};
 
 template <class T>
 __global__ void backward_data_kernel(ConvArgs<T> a, T* dx, i64 total) {
@@ -92,17 +114,31 @@ __global__ void backward_weight_fast_kernel(ConvArgs<T> a, T* dw, i64 slices, i6
 // Defined (not inline) here: this header is included by exactly one translation unit per
 // compiler (kernels/cuda/conv.cu, kernels/sim/conv_sim.cpp).
 
-/// See kernels/conv.h: one launch, the bias added in it.
+/// See kernels/conv.h: one launch (the tiled implicit GEMM over every group), the bias added in
+/// it.
 void conv_forward(const ConvGeom& g, const View& x, const View& weight, const View& bias,
                   const View& out) {
   using namespace conv_detail;
   conv_args::check_forward(g, x, weight, bias, out);
-  const i64 total = out.numel();
-  if (total == 0) return;
+  if (out.numel() == 0) return;
   visit_float(x.dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    launch_1d(forward_kernel<T>, total, conv_args::conv_args_of<T>(g, x, weight, &bias, nullptr),
-              static_cast<T*>(out.data), total);
+    const WindowGeom& w = g.w;
+    const i64 M = g.O / g.G, N = w.N * w.OH * w.OW, K = (w.C / g.G) * w.kH * w.kW;
+    const gemm_tile::TileConfig cfg = gemm_tile::choose_tile(g.G, M, N);
+    gemm_tile::TiledParams<ConvForwardOps<T>> p{};
+    p.ops = {conv_args::conv_args_of<T>(g, x, weight, &bias, nullptr), static_cast<T*>(out.data)};
+    p.batch = g.G;
+    p.M = M;
+    p.N = N;
+    p.K = K;
+    p.tiles_m = (M + cfg.bm - 1) / cfg.bm;
+    p.tiles_n = (N + cfg.bn - 1) / cfg.bn;
+    p.slices = 1;
+    p.slice_len = K;
+    p.a_k_fast = true;  // a weight row is contiguous along k
+    p.b_j_fast = true;  // neighbouring j are neighbouring ow
+    gemm_tile::launch_tiled<T>(p, cfg, false);
   });
   ditto::gpu::device_synchronize();
 }
