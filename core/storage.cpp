@@ -10,6 +10,6 @@ Storage::Storage(std::size_t nbytes, Device device) : nbytes_(nbytes), device_(d
   data_ = kernels::device_alloc(device, nbytes);
 }
 
-Storage::~Storage() { kernels::device_free(device_, data_); }
+Storage::~Storage() { kernels::device_free(device_, data_, nbytes_); }
 
 }  // namespace ditto

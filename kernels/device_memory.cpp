@@ -2,8 +2,11 @@
 
 #include <sys/sysinfo.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <unordered_map>
 
 #include "core/error.h"
 
@@ -27,7 +30,70 @@ std::size_t host_memory_bytes() {
   }();
   return total;
 }
+std::size_t rounded(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+// Freed host blocks by rounded size, for reuse (kernels/device_memory.h says why). A leaked
+// singleton: storages freed during static destruction must still find it.
+class HostCache {
+ public:
+  static constexpr std::size_t kMinBlock = std::size_t{256} << 10;
+
+  static HostCache& get() {
+    static HostCache* c = new HostCache();  // NOLINT: never destroyed (see above)
+    return *c;
+  }
+  void* take(std::size_t size) {
+    if (!enabled_ || size < kMinBlock) return nullptr;
+    std::lock_guard<std::mutex> lock(m_);
+    auto it = free_.find(size);
+    if (it == free_.end()) return nullptr;
+    void* p = it->second;
+    free_.erase(it);
+    bytes_ -= size;
+    return p;
+  }
+  // Keeps p when there is room; false: the caller frees it.
+  bool put(void* p, std::size_t size) {
+    if (!enabled_ || size < kMinBlock) return false;
+    std::lock_guard<std::mutex> lock(m_);
+    if (bytes_ + size > limit_) return false;
+    free_.emplace(size, p);
+    bytes_ += size;
+    return true;
+  }
+  std::size_t bytes() {
+    std::lock_guard<std::mutex> lock(m_);
+    return bytes_;
+  }
+  void release() {
+    std::lock_guard<std::mutex> lock(m_);
+    for (auto& [size, p] : free_) std::free(p);
+    free_.clear();
+    bytes_ = 0;
+  }
+
+ private:
+  HostCache() {
+#if defined(__SANITIZE_ADDRESS__)
+    enabled_ = false;
+#else
+    const char* env = std::getenv("DITTO_HOST_CACHE");
+    enabled_ = env == nullptr || std::strcmp(env, "0") != 0;
+#endif
+    const std::size_t ram = host_memory_bytes();
+    limit_ =
+        std::min<std::size_t>(std::size_t{1} << 30, ram == 0 ? std::size_t{1} << 30 : ram / 16);
+  }
+  std::mutex m_;
+  std::unordered_multimap<std::size_t, void*> free_;  // rounded size -> block
+  std::size_t bytes_ = 0, limit_ = 0;
+  bool enabled_ = true;
+};
+
 }  // namespace
+
+std::size_t host_cache_bytes() { return HostCache::get().bytes(); }
+void release_host_cache() { HostCache::get().release(); }
 
 void* device_alloc(Device d, std::size_t bytes) {
   if (bytes == 0) return nullptr;
@@ -37,7 +103,9 @@ void* device_alloc(Device d, std::size_t bytes) {
                 " bytes requested on ", device_name(d), ", more than this machine's RAM + swap (",
                 limit, " bytes)");
     // 64-byte alignment: a cache line and a full AVX-512 vector.
-    void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+    const std::size_t size = rounded(bytes);
+    if (void* cached = HostCache::get().take(size)) return cached;
+    void* p = std::aligned_alloc(64, size);
     DITTO_CHECK(p != nullptr, "allocate: out of memory allocating ", bytes, " bytes on ",
                 device_name(d));
     return p;
@@ -49,10 +117,10 @@ void* device_alloc(Device d, std::size_t bytes) {
 #endif
 }
 
-void device_free(Device d, void* p) {
+void device_free(Device d, void* p, std::size_t bytes) {
   if (p == nullptr) return;
   if (host_side(d)) {
-    std::free(p);
+    if (!HostCache::get().put(p, rounded(bytes))) std::free(p);
     return;
   }
 #if DITTO_CUDA_COMPILED

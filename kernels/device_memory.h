@@ -7,11 +7,20 @@
 namespace ditto::kernels {
 
 /// Allocates `bytes` (64-byte aligned) on `d`. cpu and sim: host memory (sim memory is "device
-/// memory" by convention: only sim kernels and explicit copies touch it). cuda: cudaMalloc behind
-/// a caching allocator. Throws ditto::Error on failure. bytes == 0 returns nullptr.
+/// memory" by convention: only sim kernels and explicit copies touch it), large blocks reused
+/// from a bounded cache of freed ones (see host_cache_bytes). cuda: cudaMalloc behind a caching
+/// allocator. Throws ditto::Error on failure. bytes == 0 returns nullptr.
 void* device_alloc(Device d, std::size_t bytes);
-/// Frees memory from device_alloc (nullptr is ignored).
-void device_free(Device d, void* p);
+/// Frees memory from device_alloc(d, bytes) (nullptr is ignored); `bytes` is the size it was
+/// allocated with.
+void device_free(Device d, void* p, std::size_t bytes);
+/// Bytes of freed host blocks kept for reuse right now. A training step allocates the same sizes
+/// every step, and a fresh large block is an mmap whose pages fault in on first touch (about 14%
+/// of a 1-thread CNN step); blocks of at least 256 KiB are kept, up to min(1 GiB, RAM / 16) in
+/// all. Off under AddressSanitizer (reuse would hide use-after-free) and with DITTO_HOST_CACHE=0.
+std::size_t host_cache_bytes();
+/// Returns every cached host block to the system.
+void release_host_cache();
 /// Copies `bytes` between any two devices (synchronous).
 void device_copy(void* dst, Device dst_dev, const void* src, Device src_dev, std::size_t bytes);
 /// Whether the device can be used in this build and on this machine (cuda: compiled and present).
@@ -24,8 +33,8 @@ int cuda_device_count();
 /// RAII scratch buffer for kernels' temporaries (e.g. reduction partials).
 class Scratch {
  public:
-  Scratch(Device d, std::size_t bytes) : device_(d), ptr_(device_alloc(d, bytes)) {}
-  ~Scratch() { device_free(device_, ptr_); }
+  Scratch(Device d, std::size_t bytes) : device_(d), bytes_(bytes), ptr_(device_alloc(d, bytes)) {}
+  ~Scratch() { device_free(device_, ptr_, bytes_); }
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
   template <class T>
@@ -35,6 +44,7 @@ class Scratch {
 
  private:
   Device device_;
+  std::size_t bytes_;
   void* ptr_;
 };
 

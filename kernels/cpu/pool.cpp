@@ -166,6 +166,65 @@ void for_rows(const WindowGeom& g, Row&& row) {
   });
 }
 
+// 2x2 windows at stride 2 without padding (the CNN's pooling): with 4 taps the canonical tree
+// (reduce_rows with 4 active lanes) is op(op(t0, t2), op(t1, t3)), and first_max_tap's scan is
+// 3 compares, so both are computed straight from the window's two input rows — the same
+// operations without the (taps, OW) staging. Returns false for any other geometry.
+// One output row of max_forward_2x2: taps t0, t1 (row 0) and t2, t3 (row 1) of window ow at
+// columns 2ow, 2ow + 1 (times the column stride; kSw = 1 when it is 1, known at compile time so
+// the loops vectorise). Branch-free selects: the operations of CanonMax and first_max_tap.
+// One output row of max_forward_2x2: taps t0, t1 (row 0) and t2, t3 (row 1) of window ow at
+// columns 2ow, 2ow + 1 (times the column stride; kSw = 1 when it is 1, known at compile time).
+template <class T, int kSw>
+inline void max_2x2_row(const T* r0, const T* r1, i64 OW, i64 sw_rt, T* orow, i64* arow) {
+  const i64 sw = kSw == 1 ? 1 : sw_rt;
+  for (i64 ow = 0; ow < OW; ++ow) {
+    const T t0 = r0[2 * ow * sw], t1 = r0[(2 * ow + 1) * sw];
+    const T t2 = r1[2 * ow * sw], t3 = r1[(2 * ow + 1) * sw];
+    orow[ow] = CanonMax::apply(CanonMax::apply(t0, t2), CanonMax::apply(t1, t3));
+  }
+  if (arow == nullptr) return;
+  for (i64 ow = 0; ow < OW; ++ow) {
+    const T t0 = r0[2 * ow * sw], t1 = r0[(2 * ow + 1) * sw];
+    const T t2 = r1[2 * ow * sw], t3 = r1[(2 * ow + 1) * sw];
+    // first_max_tap: scanning t = 1, 2, 3, take t when the best so far is not NaN and t is NaN
+    // or larger.
+    T bv = t0;
+    i64 best = 0;
+    const bool k1 = bv == bv && (t1 != t1 || t1 > bv);
+    best = k1 ? 1 : best;
+    bv = k1 ? t1 : bv;
+    const bool k2 = bv == bv && (t2 != t2 || t2 > bv);
+    best = k2 ? 2 : best;
+    bv = k2 ? t2 : bv;
+    arow[ow] = (bv == bv && (t3 != t3 || t3 > bv)) ? 3 : best;
+  }
+}
+
+template <class T>
+bool max_forward_2x2(const Taps<T>& tp, T* o, i64* a) {
+  const WindowGeom& g = tp.g;
+  if (g.kH != 2 || g.kW != 2 || g.sH != 2 || g.sW != 2 || g.pH != 0 || g.pW != 0 || g.dH != 1 ||
+      g.dW != 1 || 2 * g.OH > g.H || 2 * g.OW > g.W)
+    return false;
+  const i64 rows = g.N * g.C * g.OH, sw = tp.sw;
+  parallel_ranges(rows, threads_for(rows * g.OW * 4), [&](i64 lo, i64 hi) {
+    for (i64 r = lo; r < hi; ++r) {
+      const i64 oh = r % g.OH, c = (r / g.OH) % g.C, n = r / (g.OH * g.C);
+      const T* r0 = tp.x + n * tp.sn + c * tp.sc + 2 * oh * tp.sh;  // window row 0
+      const T* r1 = r0 + tp.sh;                                     // window row 1
+      T* orow = o + r * g.OW;
+      i64* arow = a != nullptr ? a + r * g.OW : nullptr;
+      if (sw == 1) {
+        max_2x2_row<T, 1>(r0, r1, g.OW, 1, orow, arow);
+      } else {
+        max_2x2_row<T, 0>(r0, r1, g.OW, sw, orow, arow);
+      }
+    }
+  });
+  return true;
+}
+
 template <class T>
 void max_forward_t(const WindowGeom& g, const View& x, const View& out, const View& arg) {
   const Taps<T> tp = taps_of<T>(g, x, -std::numeric_limits<T>::infinity());
@@ -173,6 +232,7 @@ void max_forward_t(const WindowGeom& g, const View& x, const View& out, const Vi
   i64* a = static_cast<i64*>(arg.data);
   const i64 taps = g.kH * g.kW;
   const T e = CanonMax::identity<T>();
+  if (max_forward_2x2(tp, o, a)) return;
   if (taps > kCanonChunk) {
     for_outputs(g, [&](i64 n, i64 c, i64 oh, i64 ow, i64 k) {
       o[k] = canonical_serial<T, CanonMax>(taps, e, [&](i64 t) { return tp.at(n, c, oh, ow, t); });
@@ -223,15 +283,27 @@ void avg_forward_t(const WindowGeom& g, const View& x, const View& divisor, cons
 template <class T>
 void max_scatter(const WindowGeom& g, const T* gr, const i64* a, T* d, bool descending) {
   const i64 planes = g.N * g.C, plane_in = g.H * g.W, plane_out = g.OH * g.OW;
+  // Tap t's offsets from the window origin (oh * sH, ow * sW), once: no division per output.
+  std::vector<i64> th(static_cast<std::size_t>(g.kH * g.kW)), tw(th.size());
+  for (i64 t = 0; t < g.kH * g.kW; ++t) {
+    th[static_cast<std::size_t>(t)] = (t / g.kW) * g.dH - g.pH;
+    tw[static_cast<std::size_t>(t)] = (t % g.kW) * g.dW - g.pW;
+  }
   parallel_ranges(planes, threads_for(planes * (plane_in + plane_out)), [&](i64 lo, i64 hi) {
     for (i64 p = lo; p < hi; ++p) {
       T* dp = d + p * plane_in;
+      const T* gp = gr + p * plane_out;
+      const i64* ap = a + p * plane_out;
       for (i64 i = 0; i < plane_in; ++i) dp[i] = T(0);
-      for (i64 j = 0; j < plane_out; ++j) {
-        const i64 o = descending ? plane_out - 1 - j : j;
-        i64 h, w;  // a tap in the padding has no pixel: its gradient is dropped
-        if (tap_pixel(g, o / g.OW, o % g.OW, a[p * plane_out + o], h, w))
-          dp[h * g.W + w] += gr[p * plane_out + o];
+      for (i64 jh = 0; jh < g.OH; ++jh) {
+        const i64 oh = descending ? g.OH - 1 - jh : jh;
+        for (i64 jw = 0; jw < g.OW; ++jw) {
+          const i64 ow = descending ? g.OW - 1 - jw : jw, o = oh * g.OW + ow;
+          const auto t = static_cast<std::size_t>(ap[o]);
+          const i64 h = oh * g.sH + th[t], w = ow * g.sW + tw[t];
+          // A tap in the padding has no pixel: its gradient is dropped.
+          if (h >= 0 && h < g.H && w >= 0 && w < g.W) dp[h * g.W + w] += gp[o];
+        }
       }
     }
   });
