@@ -2,13 +2,15 @@
 // the autograd engine's bookkeeping.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <sstream>
 #include <string>
 #include <thread>
 
-#include "test/fixtures/errors.h"
 #include "ditto/ditto.h"
+#include "kernels/device_memory.h"
+#include "test/fixtures/errors.h"
 
 using namespace ditto;
 
@@ -210,5 +212,32 @@ TEST_SUITE("core") {
     big << zeros({100, 100});
     CHECK(big.str().find("...") != std::string::npos);
     CHECK(big.str().size() < 2000);
+  }
+
+  TEST_CASE("host block cache: a freed large block is kept and handed out again, then released") {
+    kernels::release_host_cache();
+    CHECK(kernels::host_cache_bytes() == 0);
+    const Shape big{512, 1024};  // 2 MiB of f32: above the 256 KiB threshold
+    void* first = nullptr;
+    {
+      Tensor t = empty(big, DType::f32, Device::cpu());
+      first = t.raw_data();
+    }
+#if defined(__SANITIZE_ADDRESS__)
+    CHECK(kernels::host_cache_bytes() == 0);  // off under ASan: reuse would hide use-after-free
+#else
+    if (const char* e = std::getenv("DITTO_HOST_CACHE"); e != nullptr && std::strcmp(e, "0") == 0)
+      return;
+    CHECK(kernels::host_cache_bytes() == std::size_t{2} << 20);
+    {
+      Tensor t = empty(big, DType::f32, Device::cpu());  // the same size: the kept block
+      CHECK(t.raw_data() == first);
+      CHECK(kernels::host_cache_bytes() == 0);
+      Tensor small = empty({16}, DType::f32, Device::cpu());  // below the threshold: not kept
+    }
+    CHECK(kernels::host_cache_bytes() == std::size_t{2} << 20);
+    kernels::release_host_cache();
+    CHECK(kernels::host_cache_bytes() == 0);
+#endif
   }
 }
