@@ -159,15 +159,11 @@ TEST_SUITE("adaptive_pool_kernel") {
                                                     : reference<double>(is_max, x, c.out, got[2]);
           CHECK(same_bits(got[0], ref[0]));
           CHECK(same_bits(got[1], ref[1]));
-          for (CpuIsa isa : cpu_isas_supported()) {
-            CpuIsaGuard ig(isa);
-            for (int threads : {1, 2, 3}) {
-              set_num_threads(threads);
-              std::vector<Tensor> again = run(is_max, x, c.out, Mode::Deterministic, Device::cpu());
-              CHECK(same_bits(again[0], ref[0]));
-              CHECK(same_bits(again[1], ref[1]));
-            }
-          }
+          test_fixtures::for_each_cpu_config([&] {
+            std::vector<Tensor> again = run(is_max, x, c.out, Mode::Deterministic, Device::cpu());
+            CHECK(same_bits(again[0], ref[0]));
+            CHECK(same_bits(again[1], ref[1]));
+          });
           std::vector<Tensor> sim = run(is_max, x, c.out, Mode::Deterministic, Device::sim());
           CHECK(same_bits(sim[0], ref[0]));
           CHECK(same_bits(sim[1], ref[1]));
@@ -188,11 +184,7 @@ TEST_SUITE("adaptive_pool_kernel") {
         std::vector<Tensor> det = run(is_max, x, os, Mode::Deterministic, d);
         std::vector<Tensor> fast = run(is_max, x, os, Mode::Fast, d);
         CHECK(same_bits(det[0], fast[0]));  // the forward has one order in both modes
-        const std::vector<float> a = det[1].to_vector<float>(), b = fast[1].to_vector<float>();
-        double err = 0;
-        for (std::size_t i = 0; i < a.size(); ++i)
-          err = std::max(err, double(std::abs(a[i] - b[i])));
-        CHECK(err <= 1e-6);
+        CHECK(test_fixtures::max_abs_diff(det[1], fast[1]) <= 1e-6);
       }
     }
     // 2x2 -> 7x7 maps every pixel into 16 windows: heavy contention on each atomic.

@@ -200,13 +200,8 @@ TEST_SUITE("batch_norm_kernel") {
           CAPTURE(training);
           const Inputs in = inputs_for(c, t, Device::cpu());
           const Out base = run_bn(in.x, in.w, in.b, c.running, training, in.gr);
-          for (CpuIsa isa : cpu_isas_supported()) {
-            CpuIsaGuard ig(isa);
-            for (int threads : {1, 2, 3}) {
-              set_num_threads(threads);
-              check_same(run_bn(in.x, in.w, in.b, c.running, training, in.gr), base);
-            }
-          }
+          test_fixtures::for_each_cpu_config(
+              [&] { check_same(run_bn(in.x, in.w, in.b, c.running, training, in.gr), base); });
           const Inputs s = inputs_for(c, t, Device::sim());
           check_same(run_bn(s.x, s.w, s.b, c.running, training, s.gr), base);
         }

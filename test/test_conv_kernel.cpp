@@ -126,14 +126,10 @@ TEST_SUITE("conv_kernel") {
         const std::vector<Tensor> sim =
             run(c, op.x, op.w, op.b, Mode::Deterministic, Device::sim());
         for (int i = 0; i < 4; ++i) CHECK(same_bits(sim[i], ref[i]));
-        for (CpuIsa isa : cpu_isas_supported()) {
-          CpuIsaGuard ig(isa);
-          for (int threads : {1, 2, 3}) {
-            set_num_threads(threads);
-            const std::vector<Tensor> direct = run_cpu_table(c, op, ref[4], Mode::Deterministic);
-            for (int i = 0; i < 3; ++i) CHECK(same_bits(direct[i], ref[i]));
-          }
-        }
+        test_fixtures::for_each_cpu_config([&] {
+          const std::vector<Tensor> direct = run_cpu_table(c, op, ref[4], Mode::Deterministic);
+          for (int i = 0; i < 3; ++i) CHECK(same_bits(direct[i], ref[i]));
+        });
       }
     }
   }

@@ -88,15 +88,11 @@ TEST_SUITE("dropout_kernel") {
             gen.advance(skip);
             Reference ref = composed(x, p, gen);
             Tensor dx_ref = mul(mul(g, ref.mask), ref.scale);
-            for (CpuIsa isa : cpu_isas_supported()) {
-              CpuIsaGuard ig(isa);
-              for (int threads : {1, 2, 3}) {
-                set_num_threads(threads);
-                std::vector<Tensor> got = run(x, g, p, skip, Mode::Deterministic);
-                CHECK(same_bits(got[0], ref.out));
-                CHECK(same_bits(got[1], dx_ref));
-              }
-            }
+            test_fixtures::for_each_cpu_config([&] {
+              std::vector<Tensor> got = run(x, g, p, skip, Mode::Deterministic);
+              CHECK(same_bits(got[0], ref.out));
+              CHECK(same_bits(got[1], dx_ref));
+            });
             std::vector<Tensor> sim =
                 run(x.to(Device::sim()), g.to(Device::sim()), p, skip, Mode::Deterministic);
             CHECK(same_bits(sim[0], ref.out));

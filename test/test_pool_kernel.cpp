@@ -158,15 +158,11 @@ TEST_SUITE("pool_kernel") {
                                         : avg_reference(x, c, got[0], got[2], Mode::Deterministic);
           CHECK(same_bits(got[0], ref[0]));
           CHECK(same_bits(got[1], ref[1]));
-          for (CpuIsa isa : cpu_isas_supported()) {
-            CpuIsaGuard ig(isa);
-            for (int threads : {1, 2, 3}) {
-              set_num_threads(threads);
-              std::vector<Tensor> again = run_pool(is_max, x, c, Mode::Deterministic);
-              CHECK(same_bits(again[0], ref[0]));
-              CHECK(same_bits(again[1], ref[1]));
-            }
-          }
+          test_fixtures::for_each_cpu_config([&] {
+            std::vector<Tensor> again = run_pool(is_max, x, c, Mode::Deterministic);
+            CHECK(same_bits(again[0], ref[0]));
+            CHECK(same_bits(again[1], ref[1]));
+          });
           std::vector<Tensor> sim = run_pool(is_max, x.to(Device::sim()), c, Mode::Deterministic);
           CHECK(same_bits(sim[0], ref[0]));
           CHECK(same_bits(sim[1], ref[1]));
@@ -185,11 +181,7 @@ TEST_SUITE("pool_kernel") {
         std::vector<Tensor> det = run_pool(is_max, x.to(d), c, Mode::Deterministic);
         std::vector<Tensor> fast = run_pool(is_max, x.to(d), c, Mode::Fast);
         CHECK(same_bits(det[0], fast[0]));  // the forward has one order in both modes
-        const std::vector<float> a = det[1].to_vector<float>(), b = fast[1].to_vector<float>();
-        double err = 0;
-        for (std::size_t i = 0; i < a.size(); ++i)
-          err = std::max(err, double(std::abs(a[i] - b[i])));
-        CHECK(err <= 1e-5);
+        CHECK(test_fixtures::max_abs_diff(det[1], fast[1]) <= 1e-5);
       }
     }
     std::set<std::vector<float>> patterns;

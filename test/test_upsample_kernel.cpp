@@ -174,15 +174,11 @@ TEST_SUITE("upsample_kernel") {
             t == DType::f32 ? reference<float>(x, c.o, got[2]) : reference<double>(x, c.o, got[2]);
         CHECK(same_bits(got[0], ref[0]));
         CHECK(same_bits(got[1], ref[1]));
-        for (CpuIsa isa : cpu_isas_supported()) {
-          CpuIsaGuard ig(isa);
-          for (int threads : {1, 2, 3}) {
-            set_num_threads(threads);
-            std::vector<Tensor> again = run(x, c.o, Mode::Deterministic, Device::cpu());
-            CHECK(same_bits(again[0], ref[0]));
-            CHECK(same_bits(again[1], ref[1]));
-          }
-        }
+        test_fixtures::for_each_cpu_config([&] {
+          std::vector<Tensor> again = run(x, c.o, Mode::Deterministic, Device::cpu());
+          CHECK(same_bits(again[0], ref[0]));
+          CHECK(same_bits(again[1], ref[1]));
+        });
         std::vector<Tensor> sim = run(x, c.o, Mode::Deterministic, Device::sim());
         CHECK(same_bits(sim[0], ref[0]));
         CHECK(same_bits(sim[1], ref[1]));
@@ -200,11 +196,7 @@ TEST_SUITE("upsample_kernel") {
         std::vector<Tensor> det = run(x, c.o, Mode::Deterministic, d);
         std::vector<Tensor> fast = run(x, c.o, Mode::Fast, d);
         CHECK(same_bits(det[0], fast[0]));  // the forward has one order in both modes
-        const std::vector<float> a = det[1].to_vector<float>(), b = fast[1].to_vector<float>();
-        double err = 0;
-        for (std::size_t i = 0; i < a.size(); ++i)
-          err = std::max(err, double(std::abs(a[i] - b[i])));
-        CHECK(err <= 1e-5);
+        CHECK(test_fixtures::max_abs_diff(det[1], fast[1]) <= 1e-5);
       }
     }
     // x8 bilinear: every pixel takes shares from about 100 outputs, each an atomicAdd.

@@ -14,6 +14,8 @@
 
 namespace ditto::kernels::conv_args {
 
+using window_args::check_shaped;
+
 using i64 = std::int64_t;
 
 DITTO_HD inline float fma_t(float a, float b, float c) { return ::fmaf(a, b, c); }
@@ -56,24 +58,15 @@ struct ConvArgs {
     const WindowGeom& w = g.w;
     const i64 Cg = w.C / g.G, Og = g.O / g.G, grp = c / Cg, cg = c - grp * Cg;
     T acc = T(0);
-    for (i64 kh = 0; kh < w.kH; ++kh) {
-      // At most one window row oh puts tap kh on h: oh*sH = h + pH - kh*dH (col2im's rule).
-      const i64 th = h + w.pH - kh * w.dH;
-      if (th < 0 || th % w.sH != 0 || th / w.sH >= w.OH) continue;
-      const i64 oh = th / w.sH;
-      for (i64 kw = 0; kw < w.kW; ++kw) {
-        const i64 tw = wc + w.pW - kw * w.dW;
-        if (tw < 0 || tw % w.sW != 0 || tw / w.sW >= w.OW) continue;
-        const i64 ow = tw / w.sW;
-        T d = T(0);
-        for (i64 og = 0; og < Og; ++og) {
-          const i64 o = grp * Og + og;
-          d = fma_t(weight[((o * Cg + cg) * w.kH + kh) * w.kW + kw],
-                    grad[((n * g.O + o) * w.OH + oh) * w.OW + ow], d);
-        }
-        acc = acc + d;
+    window_args::for_taps_onto(w, h, wc, [&](i64 kh, i64 kw, i64 oh, i64 ow) {
+      T d = T(0);
+      for (i64 og = 0; og < Og; ++og) {
+        const i64 o = grp * Og + og;
+        d = fma_t(weight[((o * Cg + cg) * w.kH + kh) * w.kW + kw],
+                  grad[((n * g.O + o) * w.OH + oh) * w.OW + ow], d);
       }
-    }
+      acc = acc + d;
+    });
     return acc;
   }
 
@@ -113,14 +106,6 @@ inline void check_geom(const char* op, const ConvGeom& g) {
   window_args::check_geom(op, g.w);
   DITTO_CHECK(g.G >= 1 && g.O >= 0 && g.w.C % g.G == 0 && g.O % g.G == 0, op, ": groups ", g.G,
               " must divide the input channels ", g.w.C, " and the output channels ", g.O);
-}
-
-inline void check_shaped(const char* op, const char* what, const View& v,
-                         std::initializer_list<i64> want, bool contiguous) {
-  DITTO_CHECK(window_args::has_shape(v, want), op, ": ", what, " ", window_args::shape_str(v),
-              " must have shape ", window_args::shape_str(want));
-  DITTO_CHECK(!contiguous || v.is_contiguous(), op, ": ", what, " ", window_args::shape_str(v),
-              " must be contiguous");
 }
 
 inline void check_forward(const ConvGeom& g, const View& x, const View& weight, const View& bias,

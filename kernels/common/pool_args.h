@@ -12,6 +12,8 @@
 
 namespace ditto::kernels::pool_args {
 
+using window_args::check_shaped;
+
 using window_args::check_dtypes;
 using window_args::check_geom;
 using window_args::has_shape;
@@ -70,14 +72,6 @@ inline void check_window(const char* op, const WindowGeom& g) {
   check_geom(op, g);
   DITTO_CHECK(g.kH * g.kW <= kMaxTaps, op, ": windows of more than ", kMaxTaps,
               " taps are not supported (", window_args::geom_str(g), ")");
-}
-
-inline void check_shaped(const char* op, const char* what, const View& v,
-                         std::initializer_list<std::int64_t> want, bool contiguous) {
-  DITTO_CHECK(has_shape(v, want), op, ": ", what, " ", shape_str(v), " must have shape ",
-              shape_str(want));
-  DITTO_CHECK(!contiguous || v.is_contiguous(), op, ": ", what, " ", shape_str(v),
-              " must be contiguous");
 }
 
 inline void check_max_forward(const WindowGeom& g, const View& x, const View& out,

@@ -13,6 +13,8 @@
 
 namespace ditto::kernels::upsample_args {
 
+using window_args::check_shaped;
+
 using i64 = std::int64_t;
 
 /// nearest: the source index of output o (kernels/upsample.h). o * scale >= 0, so the
@@ -164,14 +166,6 @@ inline void check_geom(const char* op, const UpsampleGeom& g) {
   DITTO_CHECK(g.inv_scale_h >= 0 && g.inv_scale_w >= 0, op, ": bad inverse scale ", g.inv_scale_h,
               ", ", g.inv_scale_w);
   DITTO_CHECK(g.bilinear || !g.align_corners, op, ": align_corners applies to bilinear only");
-}
-
-inline void check_shaped(const char* op, const char* what, const View& v,
-                         std::initializer_list<i64> want, bool contiguous) {
-  DITTO_CHECK(window_args::has_shape(v, want), op, ": ", what, " ", window_args::shape_str(v),
-              " must have shape ", window_args::shape_str(want));
-  DITTO_CHECK(!contiguous || v.is_contiguous(), op, ": ", what, " ", window_args::shape_str(v),
-              " must be contiguous");
 }
 
 inline void check_forward(const UpsampleGeom& g, const View& x, const View& out) {

@@ -1,6 +1,6 @@
 // ditto — host-side argument checks of the window kernels (im2col / col2im), shared by the CPU
-// kernels (kernels/cpu/window.cpp) and the GPU launchers (kernels/cuda/window.cuh): one copy, so every
-// device accepts the same calls and reports the same errors.
+// kernels (kernels/cpu/window.cpp) and the GPU launchers (kernels/cuda/window.cuh): one copy, so
+// every device accepts the same calls and reports the same errors.
 #pragma once
 #include <cstdint>
 #include <initializer_list>
@@ -8,8 +8,9 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
-#include "kernels/window.h"
+#include "kernels/common/hd.h"
 #include "kernels/kernel_types.h"
+#include "kernels/window.h"
 
 namespace ditto::kernels::window_args {
 
@@ -29,6 +30,25 @@ inline std::string geom_str(const WindowGeom& g) {
          " s " + std::to_string(g.sH) + "x" + std::to_string(g.sW) + " p " + std::to_string(g.pH) +
          "x" + std::to_string(g.pW) + " d " + std::to_string(g.dH) + "x" + std::to_string(g.dW) +
          " out " + std::to_string(g.OH) + "x" + std::to_string(g.OW);
+}
+
+/// col2im's gather walk (kernels/window.h) over the taps that land on pixel (h, w): kh ascending,
+/// then kw ascending, each with the one window (oh, ow) that puts it there — oh * sH = h + pH -
+/// kh * dH when that divides exactly and 0 <= oh < OH, the same for ow — skipping taps that have
+/// none: fn(kh, kw, oh, ow). Shared by every gather over window taps (col2im, the pools' and
+/// conv2d's input gradients) on every device.
+template <class F>
+DITTO_HD inline void for_taps_onto(const WindowGeom& g, i64 h, i64 w, F&& fn) {
+  for (i64 kh = 0; kh < g.kH; ++kh) {
+    const i64 th = h + g.pH - kh * g.dH;
+    if (th < 0 || th % g.sH != 0 || th / g.sH >= g.OH) continue;
+    const i64 oh = th / g.sH;
+    for (i64 kw = 0; kw < g.kW; ++kw) {
+      const i64 tw = w + g.pW - kw * g.dW;
+      if (tw < 0 || tw % g.sW != 0 || tw / g.sW >= g.OW) continue;
+      fn(kh, kw, oh, tw / g.sW);
+    }
+  }
 }
 
 /// The WindowGeom invariant: taps, strides, dilations >= 1; padding and sizes >= 0.
@@ -59,6 +79,16 @@ inline std::string shape_str(std::initializer_list<i64> shape) {
     first = false;
   }
   return s + "]";
+}
+
+/// v has exactly the shape `want` (and is contiguous when asked): else a ditto::Error naming the
+/// op, the operand and both shapes. Shared by every window-like family's checks.
+inline void check_shaped(const char* op, const char* what, const View& v,
+                         std::initializer_list<i64> want, bool contiguous) {
+  DITTO_CHECK(has_shape(v, want), op, ": ", what, " ", shape_str(v), " must have shape ",
+              shape_str(want));
+  DITTO_CHECK(!contiguous || v.is_contiguous(), op, ": ", what, " ", shape_str(v),
+              " must be contiguous");
 }
 
 /// f32 or f64, and both operands alike.

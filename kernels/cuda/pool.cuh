@@ -75,21 +75,13 @@ __global__ void gather_kernel(WindowGeom g, const T* grad, const i64* arg, const
     const i64 c = q % g.C;
     const i64 n = q / g.C;
     T acc = T(0);
-    for (i64 kh = 0; kh < g.kH; ++kh) {
-      const i64 th = h + g.pH - kh * g.dH;
-      if (th < 0 || th % g.sH != 0 || th / g.sH >= g.OH) continue;
-      const i64 oh = th / g.sH;
-      for (i64 kw = 0; kw < g.kW; ++kw) {
-        const i64 tw = w + g.pW - kw * g.dW;
-        if (tw < 0 || tw % g.sW != 0 || tw / g.sW >= g.OW) continue;
-        const i64 ow = tw / g.sW;
-        const i64 k = ((n * g.C + c) * g.OH + oh) * g.OW + ow;
-        if constexpr (kMax)
-          acc = acc + (arg[k] == kh * g.kW + kw ? grad[k] : T(0));
-        else
-          acc = acc + grad[k] / divisor[oh * g.OW + ow];
-      }
-    }
+    window_args::for_taps_onto(g, h, w, [&](i64 kh, i64 kw, i64 oh, i64 ow) {
+      const i64 k = ((n * g.C + c) * g.OH + oh) * g.OW + ow;
+      if constexpr (kMax)
+        acc = acc + (arg[k] == kh * g.kW + kw ? grad[k] : T(0));
+      else
+        acc = acc + grad[k] / divisor[oh * g.OW + ow];
+    });
     dx[i] = acc;
   }
 }

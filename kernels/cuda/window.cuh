@@ -82,18 +82,9 @@ __global__ void col2im_gather_kernel(const T* __restrict__ cols, WindowGeom g, T
     const i64 c = q % g.C;
     const i64 n = q / g.C;
     T acc = T(0);  // +0: a pixel no window reads stays +0, and -0 inputs sum to +0 (as on cpu)
-    for (i64 kh = 0; kh < g.kH; ++kh) {
-      // At most one window row oh puts tap kh on h: oh*sH = h + pH - kh*dH.
-      const i64 th = h + g.pH - kh * g.dH;
-      if (th < 0 || th % g.sH != 0 || th / g.sH >= g.OH) continue;
-      const i64 oh = th / g.sH;
-      for (i64 kw = 0; kw < g.kW; ++kw) {
-        const i64 tw = w + g.pW - kw * g.dW;
-        if (tw < 0 || tw % g.sW != 0 || tw / g.sW >= g.OW) continue;
-        const i64 ow = tw / g.sW;
-        acc = acc + cols[((((c * g.kH + kh) * g.kW + kw) * g.N + n) * g.OH + oh) * g.OW + ow];
-      }
-    }
+    window_args::for_taps_onto(g, h, w, [&](i64 kh, i64 kw, i64 oh, i64 ow) {
+      acc = acc + cols[((((c * g.kH + kh) * g.kW + kw) * g.N + n) * g.OH + oh) * g.OW + ow];
+    });
     img[i] = acc;
   }
 }
