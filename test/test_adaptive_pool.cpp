@@ -20,6 +20,7 @@
 #include "ditto/ditto.h"
 #include "test/fixtures/bits.h"
 #include "test/fixtures/errors.h"  // CHECK_ERROR
+#include "test/fixtures/sim_launches.h"
 #include "test/fixtures/threads.h"
 
 using namespace ditto;
@@ -202,14 +203,13 @@ TEST_SUITE("adaptive_pool_kernel") {
   TEST_CASE("adaptive pools on sim: one launch forward, one backward (Deterministic)") {
     for (bool is_max : {true, false}) {
       Tensor x = input_of(cases()[0], DType::f32, false).to(Device::sim()).requires_grad_();
-      std::uint64_t before = ditto::sim::get_stats().launches;
-      Tensor y = is_max ? adaptive_max_pool2d(x, {3, 4}) : adaptive_avg_pool2d(x, {3, 4});
-      const std::uint64_t forward = ditto::sim::get_stats().launches - before;
+      Tensor y;
+      const std::uint64_t forward = test_fixtures::sim_launches([&] {
+        y = is_max ? adaptive_max_pool2d(x, {3, 4}) : adaptive_avg_pool2d(x, {3, 4});
+      });
       Tensor gr = ones(y.shape(), DType::f32, Device::sim());
-      before = ditto::sim::get_stats().launches;
-      y.backward(gr);
       // One of them stores the leaf's gradient (test_dropout_kernel measures that: 1).
-      const std::uint64_t backward = ditto::sim::get_stats().launches - before - 1;
+      const std::uint64_t backward = test_fixtures::sim_launches([&] { y.backward(gr); }) - 1;
       MESSAGE((is_max ? "adaptive_max_pool2d" : "adaptive_avg_pool2d")
               << " on sim: " << forward << " launch forward, " << backward << " backward");
       CHECK(forward == 1);

@@ -20,6 +20,7 @@
 #include "kernels/launch_config.h"
 #include "test/fixtures/bits.h"
 #include "test/fixtures/errors.h"  // CHECK_ERROR
+#include "test/fixtures/sim_launches.h"
 #include "test/fixtures/threads.h"
 
 using namespace ditto;
@@ -183,14 +184,11 @@ TEST_SUITE("conv_kernel") {
     const Operands op = operands_of(c, DType::f32);
     Tensor x = op.x.to(Device::sim()).requires_grad_(), w = op.w.to(Device::sim()).requires_grad_();
     Tensor b = op.b.to(Device::sim()).requires_grad_();
-    std::uint64_t before = ditto::sim::get_stats().launches;
-    Tensor y = conv2d(x, w, b, 1, 1);
-    const std::uint64_t forward = ditto::sim::get_stats().launches - before;
+    Tensor y;
+    const std::uint64_t forward = test_fixtures::sim_launches([&] { y = conv2d(x, w, b, 1, 1); });
     Tensor gr = ones(y.shape(), DType::f32, Device::sim());
-    before = ditto::sim::get_stats().launches;
-    y.backward(gr);
     // Three of them store the leaves' gradients (one each, test_dropout_kernel measures that).
-    const std::uint64_t backward = ditto::sim::get_stats().launches - before - 3;
+    const std::uint64_t backward = test_fixtures::sim_launches([&] { y.backward(gr); }) - 3;
     MESSAGE("conv2d with bias on sim: " << forward << " launch forward, " << backward
                                         << " backward (dx, dW, db): " << forward + backward);
     CHECK(forward == 1);

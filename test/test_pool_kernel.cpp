@@ -20,6 +20,7 @@
 #include "kernels/cpu/canonical_sum.h"
 #include "kernels/sim/runtime.h"
 #include "test/fixtures/bits.h"
+#include "test/fixtures/sim_launches.h"
 #include "test/fixtures/threads.h"
 
 using namespace ditto;
@@ -198,14 +199,12 @@ TEST_SUITE("pool_kernel") {
     const Geo& c = geometries()[0];
     for (bool is_max : {true, false}) {
       Tensor x = tie_input(c.x, DType::f32, Device::sim(), false).requires_grad_();
-      std::uint64_t before = ditto::sim::get_stats().launches;
-      Tensor y = is_max ? max_pool2d(x, c.k, c.s) : avg_pool2d(x, c.k, c.s);
-      const std::uint64_t forward = ditto::sim::get_stats().launches - before;
+      Tensor y;
+      const std::uint64_t forward = test_fixtures::sim_launches(
+          [&] { y = is_max ? max_pool2d(x, c.k, c.s) : avg_pool2d(x, c.k, c.s); });
       Tensor gr = ones(y.shape(), DType::f32, Device::sim());
-      before = ditto::sim::get_stats().launches;
-      y.backward(gr);
       // One of them stores the leaf's gradient (test_dropout_kernel measures that: 1).
-      const std::uint64_t backward = ditto::sim::get_stats().launches - before - 1;
+      const std::uint64_t backward = test_fixtures::sim_launches([&] { y.backward(gr); }) - 1;
       MESSAGE((is_max ? "max_pool2d" : "avg_pool2d")
               << " on sim: " << forward << " launch forward, " << backward << " backward");
       CHECK(forward == 1);

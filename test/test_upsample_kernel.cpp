@@ -17,6 +17,7 @@
 #include "ditto/ditto.h"
 #include "test/fixtures/bits.h"
 #include "test/fixtures/errors.h"  // CHECK_ERROR
+#include "test/fixtures/sim_launches.h"
 #include "test/fixtures/threads.h"
 
 using namespace ditto;
@@ -216,14 +217,12 @@ TEST_SUITE("upsample_kernel") {
   TEST_CASE("interpolate on sim: one launch forward, one backward (Deterministic)") {
     for (InterpolateMode m : {kNearest, kBilinear}) {
       Tensor x = input_of(cases()[0], DType::f32).to(Device::sim()).requires_grad_();
-      std::uint64_t before = ditto::sim::get_stats().launches;
-      Tensor y = interpolate(x, {.scale_factor = 2.0, .mode = m});
-      const std::uint64_t forward = ditto::sim::get_stats().launches - before;
+      Tensor y;
+      const std::uint64_t forward = test_fixtures::sim_launches(
+          [&] { y = interpolate(x, {.scale_factor = 2.0, .mode = m}); });
       Tensor gr = ones(y.shape(), DType::f32, Device::sim());
-      before = ditto::sim::get_stats().launches;
-      y.backward(gr);
       // One of them stores the leaf's gradient (test_dropout_kernel measures that: 1).
-      const std::uint64_t backward = ditto::sim::get_stats().launches - before - 1;
+      const std::uint64_t backward = test_fixtures::sim_launches([&] { y.backward(gr); }) - 1;
       MESSAGE("interpolate " << std::string(m == kNearest ? "nearest" : "bilinear") << " on sim: "
                              << forward << " launch forward, " << backward << " backward");
       CHECK(forward == 1);

@@ -93,9 +93,6 @@ void check_args(const Tensor& x, const Tensor& w, const Tensor& b, Size2 stride,
               "] (one per output channel), got ", shape_str(b.shape()), " (", ctx, ")");
 }
 
-// The weight's shape (O, Cg, kH, kW).
-Shape weight_shape(const kernels::ConvGeom& g) { return {g.O, g.w.C / g.G, g.w.kH, g.w.kW}; }
-
 // conv2d on a GPU device: the direct kernels of kernels/conv.h, forward and backward.
 Tensor direct_conv(const Tensor& x, const Tensor& weight, const Tensor& bias,
                    const kernels::ConvGeom& g, Mode m) {
@@ -111,6 +108,7 @@ Tensor direct_conv(const Tensor& x, const Tensor& weight, const Tensor& bias,
   const bool has_bias = bias.defined(), gb = has_bias && bias.requires_grad();
   // Keep only what the requested gradients read: dx needs the weight, dW the input.
   const Tensor w_keep = gx ? wc : Tensor(), x_keep = gw ? x.detach() : Tensor();
+  const Shape w_shape = weight.shape();
   std::vector<Tensor> inputs{x, weight};
   if (has_bias) inputs.push_back(bias);
   std::vector<Tensor> saved;
@@ -128,7 +126,7 @@ Tensor direct_conv(const Tensor& x, const Tensor& weight, const Tensor& bias,
                              detail::make_view(dx, kOp));
         }
         if (gw) {
-          dw = empty(w_keep.defined() ? w_keep.shape() : weight_shape(g), gr.dtype(), gr.device());
+          dw = empty(w_shape, gr.dtype(), gr.device());
           kernels::conv_kernels(gr.device())
               .backward_weight(m, g, detail::make_view(x_keep, kOp), detail::make_view(gc, kOp),
                                detail::make_view(dw, kOp));
@@ -162,15 +160,13 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias, Size
               " (", operands_str(x_in, weight, bias), ", padding ", hw_str(padding), ")");
 
   const Mode m = resolve_mode(mode);
+  const kernels::WindowGeom geom =
+      detail::window_geom(x, {kH, kW}, stride, padding, dilation, OH, OW);
   if (!x.device().is_cpu()) {
-    const kernels::ConvGeom cg{detail::window_geom(x, {kH, kW}, stride, padding, dilation, OH, OW),
-                               O, groups};
-    Tensor out = direct_conv(x, weight, bias, cg, m);
+    Tensor out = direct_conv(x, weight, bias, {geom, O, groups}, m);
     return x_in.dim() == 3 ? out.squeeze(0) : out;
   }
   const std::int64_t G = groups, Og = O / G, Kg = (C / G) * kH * kW, P = N * OH * OW;
-  const kernels::WindowGeom geom =
-      detail::window_geom(x, {kH, kW}, stride, padding, dilation, OH, OW);
 
   Tensor cols, w3, out;
   {

@@ -70,6 +70,28 @@ struct ConvArgs {
     return acc;
   }
 
+  /// The forward output k and the input gradient i by their row-major indices into
+  /// (N, O, OH, OW) and (N, C, H, W).
+  DITTO_HD T forward_flat(i64 k) const {
+    const WindowGeom& w = g.w;
+    return forward_at(k / (w.OW * w.OH * g.O), (k / (w.OW * w.OH)) % g.O, (k / w.OW) % w.OH,
+                      k % w.OW);
+  }
+  DITTO_HD T backward_data_flat(i64 i) const {
+    const WindowGeom& w = g.w;
+    return backward_data_at(i / (w.W * w.H * w.C), (i / (w.W * w.H)) % w.C, (i / w.W) % w.H,
+                            i % w.W);
+  }
+  /// Weight element e of (O, Cg, kH, kW), row-major, as (o, cg, kh, kw).
+  DITTO_HD void weight_element(i64 e, i64& o, i64& cg, i64& kh, i64& kw) const {
+    const WindowGeom& w = g.w;
+    const i64 Cg = w.C / g.G;
+    kw = e % w.kW;
+    kh = (e / w.kW) % w.kH;
+    cg = (e / (w.kW * w.kH)) % Cg;
+    o = e / (w.kW * w.kH * Cg);
+  }
+
   /// The chain p of kernels/conv.h for weight element (o, cg, kh, kw) over the positions
   /// [q0, q1) of sample n's (oh, ow) range (row-major), from `p`.
   DITTO_HD T weight_chain(i64 o, i64 cg, i64 kh, i64 kw, i64 n, i64 q0, i64 q1, T p) const {

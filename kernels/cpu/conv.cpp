@@ -37,11 +37,7 @@ void conv_forward(const ConvGeom& g, const View& x, const View& weight, const Vi
     using T = typename decltype(tag)::type;
     const ConvArgs<T> a = conv_args::conv_args_of<T>(g, x, weight, &bias, nullptr);
     T* o = static_cast<T*>(out.data);
-    const WindowGeom& w = g.w;
-    for_items(out.numel(), w.C / g.G * w.kH * w.kW, [&](i64 k) {
-      const i64 ow = k % w.OW, oh = (k / w.OW) % w.OH, oc = (k / (w.OW * w.OH)) % g.O;
-      o[k] = a.forward_at(k / (w.OW * w.OH * g.O), oc, oh, ow);
-    });
+    for_items(out.numel(), g.w.C / g.G * g.w.kH * g.w.kW, [&](i64 k) { o[k] = a.forward_flat(k); });
   });
 }
 
@@ -51,11 +47,8 @@ void conv_backward_data(const ConvGeom& g, const View& grad, const View& weight,
     using T = typename decltype(tag)::type;
     const ConvArgs<T> a = conv_args::conv_args_of<T>(g, dx, weight, nullptr, &grad);
     T* d = static_cast<T*>(dx.data);
-    const WindowGeom& w = g.w;
-    for_items(dx.numel(), g.O / g.G * w.kH * w.kW, [&](i64 i) {
-      const i64 wc = i % w.W, h = (i / w.W) % w.H, c = (i / (w.W * w.H)) % w.C;
-      d[i] = a.backward_data_at(i / (w.W * w.H * w.C), c, h, wc);
-    });
+    for_items(dx.numel(), g.O / g.G * g.w.kH * g.w.kW,
+              [&](i64 i) { d[i] = a.backward_data_flat(i); });
   });
 }
 
@@ -66,17 +59,16 @@ void conv_backward_weight(Mode mode, const ConvGeom& g, const View& x, const Vie
     using T = typename decltype(tag)::type;
     const ConvArgs<T> a = conv_args::conv_args_of<T>(g, x, dw, nullptr, &grad);
     T* d = static_cast<T*>(dw.data);
-    const WindowGeom& w = g.w;
-    const i64 Q = w.OH * w.OW, Cg = w.C / g.G;
-    for_items(dw.numel(), w.N * Q, [&](i64 e) {
-      const i64 kw = e % w.kW, kh = (e / w.kW) % w.kH, cg = (e / (w.kW * w.kH)) % Cg;
-      const i64 o = e / (w.kW * w.kH * Cg);
+    const i64 Q = g.w.OH * g.w.OW;
+    for_items(dw.numel(), g.w.N * Q, [&](i64 e) {
+      i64 o, cg, kh, kw;
+      a.weight_element(e, o, cg, kh, kw);
       if (mode == Mode::Deterministic) {
         d[e] = canonical_serial<T, CanonSum>(
-            w.N, T(0), [&](i64 n) { return a.weight_chain(o, cg, kh, kw, n, 0, Q, T(0)); });
+            g.w.N, T(0), [&](i64 n) { return a.weight_chain(o, cg, kh, kw, n, 0, Q, T(0)); });
       } else {
         T p = T(0);  // Fast: one chain over the whole (n, oh, ow) range
-        for (i64 n = 0; n < w.N; ++n) p = a.weight_chain(o, cg, kh, kw, n, 0, Q, p);
+        for (i64 n = 0; n < g.w.N; ++n) p = a.weight_chain(o, cg, kh, kw, n, 0, Q, p);
         d[e] = p;
       }
     });

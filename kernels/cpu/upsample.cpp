@@ -82,6 +82,16 @@ void gather_t(const UpsampleGeom& g, const T* gr, T* dx) {
 // the CPU).
 template <class T>
 void scatter_t(const UpsampleGeom& g, const T* gr, T* dx) {
+  // Each output column's source (nearest) or taps (bilinear), once per call, not per output.
+  std::vector<i64> near_col(g.bilinear ? 0 : static_cast<std::size_t>(g.OW));
+  std::vector<LinearTaps<T>> lin_col(g.bilinear ? static_cast<std::size_t>(g.OW) : 0);
+  for (i64 ow = 0; ow < g.OW; ++ow) {
+    const auto k = static_cast<std::size_t>(ow);
+    if (g.bilinear)
+      lin_col[k] = upsample_args::linear_src<T>(ow, g.W, g.OW, g.align_corners, g.inv_scale_w);
+    else
+      near_col[k] = upsample_args::nearest_src(ow, g.W, g.OW, g.inv_scale_w);
+  }
   const i64 planes = g.N * g.C, plane_in = g.H * g.W, plane_out = g.OH * g.OW;
   parallel_ranges(planes, threads_for(planes * (plane_in + plane_out)), [&](i64 lo, i64 hi) {
     for (i64 p = lo; p < hi; ++p) {
@@ -92,15 +102,13 @@ void scatter_t(const UpsampleGeom& g, const T* gr, T* dx) {
         if (!g.bilinear) {
           const i64 sh = upsample_args::nearest_src(oh, g.H, g.OH, g.inv_scale_h);
           for (i64 ow = 0; ow < g.OW; ++ow)
-            d[sh * g.W + upsample_args::nearest_src(ow, g.W, g.OW, g.inv_scale_w)] +=
-                gp[oh * g.OW + ow];
+            d[sh * g.W + near_col[static_cast<std::size_t>(ow)]] += gp[oh * g.OW + ow];
           continue;
         }
         const LinearTaps<T> th =
             upsample_args::linear_src<T>(oh, g.H, g.OH, g.align_corners, g.inv_scale_h);
         for (i64 ow = 0; ow < g.OW; ++ow) {
-          const LinearTaps<T> tw =
-              upsample_args::linear_src<T>(ow, g.W, g.OW, g.align_corners, g.inv_scale_w);
+          const LinearTaps<T>& tw = lin_col[static_cast<std::size_t>(ow)];
           const T gv = gp[oh * g.OW + ow];
           d[th.i0 * g.W + tw.i0] += (th.l0 * tw.l0) * gv;
           d[th.i0 * g.W + tw.i1] += (th.l0 * tw.l1) * gv;

@@ -62,22 +62,7 @@ struct ConvForwardOps {
 
 template <class T>
 __global__ void backward_data_kernel(ConvArgs<T> a, T* dx, i64 total) {
-  const WindowGeom& w = a.g.w;
-  for (i64 i = first_index(); i < total; i += grid_step()) {
-    const i64 wc = i % w.W, h = (i / w.W) % w.H, c = (i / (w.W * w.H)) % w.C;
-    dx[i] = a.backward_data_at(i / (w.W * w.H * w.C), c, h, wc);
-  }
-}
-
-/// Weight element e = (o, cg, kh, kw) of dw, row-major.
-__device__ __forceinline__ void unflatten_weight(const ConvGeom& g, i64 e, i64& o, i64& cg, i64& kh,
-                                                 i64& kw) {
-  const WindowGeom& w = g.w;
-  const i64 Cg = w.C / g.G;
-  kw = e % w.kW;
-  kh = (e / w.kW) % w.kH;
-  cg = (e / (w.kW * w.kH)) % Cg;
-  o = e / (w.kW * w.kH * Cg);
+  for (i64 i = first_index(); i < total; i += grid_step()) dx[i] = a.backward_data_flat(i);
 }
 
 template <class T>
@@ -85,7 +70,7 @@ __global__ void backward_weight_kernel(ConvArgs<T> a, T* dw, i64 total) {
   const i64 Q = a.g.w.OH * a.g.w.OW;
   for (i64 e = first_index(); e < total; e += grid_step()) {
     i64 o, cg, kh, kw;
-    unflatten_weight(a.g, e, o, cg, kh, kw);
+    a.weight_element(e, o, cg, kh, kw);
     dw[e] = cpu::canonical_serial<T, CanonSum>(
         a.g.w.N, T(0), [&](i64 n) { return a.weight_chain(o, cg, kh, kw, n, 0, Q, T(0)); });
   }
@@ -98,7 +83,7 @@ __global__ void backward_weight_fast_kernel(ConvArgs<T> a, T* dw, i64 slices, i6
   for (i64 it = first_index(); it < total; it += grid_step()) {
     const i64 e = it / slices, s = it % slices;
     i64 o, cg, kh, kw;
-    unflatten_weight(a.g, e, o, cg, kh, kw);
+    a.weight_element(e, o, cg, kh, kw);
     const i64 p0 = s * kSlice, p1 = p0 + kSlice < P ? p0 + kSlice : P;
     T p = T(0);
     for (i64 n = p0 / Q; n * Q < p1; ++n) {
