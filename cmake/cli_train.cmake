@@ -11,6 +11,8 @@
 #   threads     --threads 1 == --threads 2
 #   sim         --device sim == --device cpu (tiny sizes: the simulator is slow)
 #   repeat      the same run twice prints the same fingerprint (and a different seed differs)
+#   profile     --profile (with checkpoints, which it pauses around) prints the op table after
+#               the summary and the same fingerprint as the run without it
 #   ckpt        inspect / verify (also of corrupted copies) / diff / export / import / strip usage
 cmake_minimum_required(VERSION 3.25)
 
@@ -153,6 +155,23 @@ elseif(SCENARIO STREQUAL "repeat")
   expect_equal("the same run twice" ${fp_a} ${fp_b})
   straight(fp_c 4 --seed 1)
   expect_differ("--seed 0 vs --seed 1" ${fp_a} ${fp_c})
+
+elseif(SCENARIO STREQUAL "profile")
+  run(out 0 train ${SMALL} --steps 4 --out plain)
+  fingerprint(fp_plain "${out}")
+  if(out MATCHES "profile of")
+    message(FATAL_ERROR "a run without --profile printed a profile")
+  endif()
+  run(out 0 train ${SMALL} --steps 4 --checkpoint-every 2 --profile --out prof)
+  fingerprint(fp_prof "${out}")
+  expect_equal("--profile vs without" ${fp_plain} ${fp_prof})
+  expect_match("${out}" "fingerprint: [0-9a-f]+\n\nprofile of 4 training steps")
+  expect_match("${out}" "\nop +phase +mode +calls +total ms +self ms +self% +kernels +bytes\n")
+  foreach(_row IN ITEMS "conv2d +forward +deterministic +4 " "conv2d +backward +deterministic +4 "
+                        "batch_norm +backward" "${OPTIMIZER}\\.step +optimizer +deterministic +4 "
+                        "backward +backward +deterministic +4 " "\\(outside ops\\) " "\ntotal ")
+    expect_match("${out}" "${_row}")
+  endforeach()
 
 elseif(SCENARIO STREQUAL "ckpt")
   run(out 0 train ${SMALL} --steps 4 --checkpoint-every 2 --out c)

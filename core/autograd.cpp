@@ -8,6 +8,7 @@
 
 #include "core/ops.h"
 #include "core/ops/op_util.h"
+#include "core/profile_scope.h"
 
 namespace ditto {
 
@@ -70,11 +71,19 @@ namespace {
 
 // a += b, where a may be undefined (first contribution). Contributions arrive in a fixed order
 // (decreasing node seq, then input position), so the sum's rounding is identical on every run.
-void accumulate(Tensor& a, const Tensor& b) { a = a.defined() ? add(a, b) : b; }
+void accumulate(Tensor& a, const Tensor& b) {
+  if (!a.defined()) {
+    a = b;
+    return;
+  }
+  profile::OpScope scope("grad_accumulate");
+  a = add(a, b);
+}
 
 void accumulate_leaf(TensorImpl& leaf, const Tensor& g, const char* from) {
   DITTO_CHECK(g.shape() == leaf.shape, "backward: ", from, " produced a gradient of shape ",
               shape_str(g.shape()), " for an input of shape ", shape_str(leaf.shape));
+  profile::OpScope scope("grad_accumulate");
   Tensor cur = leaf.grad ? Tensor(leaf.grad) : Tensor();
   // A fresh tensor: the stored grad never aliases a tensor the user or a node still holds.
   Tensor next = cur.defined() ? add(cur, g) : g.clone();
@@ -85,6 +94,10 @@ void accumulate_leaf(TensorImpl& leaf, const Tensor& g, const char* from) {
 
 void run_backward(const Tensor& root, const Tensor& grad) {
   NoGradGuard ng;  // the backward pass itself is not recorded
+  // For the profiler (core/profiler.h): everything below is the backward phase, and the
+  // "backward" row's self time is the engine's own work (graph walk, sort, version checks).
+  profile::PhaseScope phase(Phase::backward);
+  profile::OpScope scope("backward");
   if (root.is_leaf()) {
     accumulate_leaf(root.impl(), grad, "backward");
     return;
@@ -121,6 +134,8 @@ void run_backward(const Tensor& root, const Tensor& grad) {
     }
     std::vector<Tensor> in_grads;
     {
+      // Profiled as the node's op, backward phase, under its forward's mode.
+      profile::OpScope scope(n->name.c_str(), n->mode);
       ModeGuard mode_of_forward(n->mode);
       in_grads = n->backward(g);
     }

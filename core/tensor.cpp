@@ -8,6 +8,7 @@
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/ops/op_util.h"
+#include "core/profile_scope.h"
 #include "kernels/device_memory.h"
 #include "kernels/elementwise.h"
 
@@ -15,6 +16,11 @@ namespace ditto {
 
 using detail::describe;
 using detail::make_view;
+
+namespace {
+// fill_'s checks of the value and its kernel, without the in-place checks (for fill_ and full).
+void fill_values(const Tensor& t, double value);
+}  // namespace
 
 std::string shape_str(const Shape& s) {
   std::string out = "[";
@@ -87,8 +93,9 @@ Tensor empty(const Shape& shape, DType dtype, Device device) {
 }
 
 Tensor full(const Shape& shape, double value, DType dtype, Device device) {
+  profile::OpScope scope("full");  // also zeros, ones, *_like, scalar_tensor
   Tensor t = empty(shape, dtype, device);
-  t.fill_(value);
+  fill_values(t, value);
   return t;
 }
 Tensor zeros(const Shape& shape, DType dtype, Device device) {
@@ -104,6 +111,7 @@ Tensor scalar_tensor(double value, DType dtype, Device device) {
 }
 
 Tensor arange(double start, double end, double step, DType dtype, Device device) {
+  profile::OpScope scope("arange");
   DITTO_CHECK(step != 0 && std::isfinite(step) && std::isfinite(start) && std::isfinite(end),
               "arange: start, end and step must be finite and step nonzero, got [", start, ", ",
               end, ") step ", step);
@@ -129,6 +137,7 @@ Tensor arange(double end, DType dtype, Device device) {
 
 template <typename T>
 Tensor from_vector(const std::vector<T>& values, const Shape& shape, Device device) {
+  profile::OpScope scope("from_vector");
   Shape s = shape.empty() ? Shape{static_cast<std::int64_t>(values.size())} : shape;
   DITTO_CHECK(detail::check_shape(s, "from_vector") == static_cast<std::int64_t>(values.size()),
               "from_vector: ", values.size(), " values do not fill shape ", shape_str(s));
@@ -145,6 +154,7 @@ template Tensor from_vector<std::uint8_t>(const std::vector<std::uint8_t>&, cons
 
 Tensor Tensor::to(Device d) const {
   if (device() == d) return *this;
+  profile::OpScope scope("to");
   check_device_available(d, "to");
   Tensor src = contiguous();
   Tensor out = empty(shape(), dtype(), d);
@@ -161,6 +171,7 @@ Tensor Tensor::to(Device d) const {
 
 Tensor Tensor::to(DType t) const {
   if (dtype() == t) return *this;
+  profile::OpScope scope("to");
   detail::require_kernels(device(), "to");
   Tensor out = empty(shape(), t, device());
   kernels::elementwise_kernels(device()).copy(make_view(*this, "to"), make_view(out, "to"));
@@ -174,6 +185,7 @@ Tensor Tensor::to(DType t) const {
 }
 
 Tensor Tensor::clone() const {
+  profile::OpScope scope("clone");  // also contiguous() and reshape() when they copy
   detail::require_kernels(device(), "clone");
   Tensor out = empty(shape(), dtype(), device());
   kernels::elementwise_kernels(device()).copy(make_view(*this, "clone"), make_view(out, "clone"));
@@ -219,6 +231,7 @@ void check_fill_value(double v, DType t, const Tensor& dst) {
 }  // namespace
 
 Tensor& Tensor::copy_(const Tensor& src) {
+  profile::OpScope scope("copy_");
   check_inplace(*this, "copy_");
   check_no_internal_overlap(*this, "copy_");
   detail::common_device({this, &src}, "copy_");
@@ -241,12 +254,19 @@ Tensor& Tensor::copy_(const Tensor& src) {
   return *this;
 }
 
+namespace {
+void fill_values(const Tensor& t, double value) {
+  detail::require_kernels(t.device(), "fill_");
+  check_fill_value(value, t.dtype(), t);
+  kernels::elementwise_kernels(t.device()).fill(make_view(t, "fill_"), value);
+  t.impl().storage->bump_version();
+}
+}  // namespace
+
 Tensor& Tensor::fill_(double value) {
+  profile::OpScope scope("fill_");
   check_inplace(*this, "fill_");
-  detail::require_kernels(device(), "fill_");
-  check_fill_value(value, dtype(), *this);
-  kernels::elementwise_kernels(device()).fill(make_view(*this, "fill_"), value);
-  impl().storage->bump_version();
+  fill_values(*this, value);
   return *this;
 }
 

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/profile_scope.h"
 
 #ifndef DITTO_CUDA_COMPILED
 #define DITTO_CUDA_COMPILED 0
@@ -97,6 +98,7 @@ void release_host_cache() { HostCache::get().release(); }
 
 void* device_alloc(Device d, std::size_t bytes) {
   if (bytes == 0) return nullptr;
+  profile::note_alloc(bytes);  // the profiler's byte count (core/profiler.h)
   if (host_side(d)) {
     const std::size_t limit = host_memory_bytes();
     DITTO_CHECK(limit == 0 || bytes <= limit, "allocate: out of memory: ", bytes,
@@ -125,6 +127,16 @@ void device_free(Device d, void* p, std::size_t bytes) {
   }
 #if DITTO_CUDA_COMPILED
   cuda::free(d.index, p);
+#endif
+}
+
+void device_synchronize(Device d) {
+  if (host_side(d)) return;
+#if DITTO_CUDA_COMPILED
+  cuda::synchronize(d.index);
+#else
+  DITTO_FAIL("synchronize: device ", device_name(d),
+             " is not available (CUDA kernels not compiled)");
 #endif
 }
 

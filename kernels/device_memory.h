@@ -21,6 +21,9 @@ void device_free(Device d, void* p, std::size_t bytes);
 std::size_t host_cache_bytes();
 /// Returns every cached host block to the system.
 void release_host_cache();
+/// Waits until every kernel launched on `d` has finished (cuda: cudaDeviceSynchronize; cpu and
+/// sim kernels are synchronous, nothing to wait for). Used by the profiler to time GPU ops.
+void device_synchronize(Device d);
 /// Copies `bytes` between any two devices (synchronous).
 void device_copy(void* dst, Device dst_dev, const void* src, Device src_dev, std::size_t bytes);
 /// Whether the device can be used in this build and on this machine (cuda: compiled and present).
@@ -54,6 +57,8 @@ void* alloc(int device, std::size_t bytes);
 void free(int device, void* p);
 /// kind: 0 host→device, 1 device→host, 2 device→device.
 void copy(void* dst, const void* src, std::size_t bytes, int kind);
+/// Waits for every kernel launched on `device`.
+void synchronize(int device);
 int device_count();
 }  // namespace cuda
 

@@ -15,6 +15,7 @@
 #pragma once
 
 #include "core/device.h"
+#include "core/profile_scope.h"
 
 namespace ditto::kernels {
 
@@ -37,11 +38,14 @@ struct FamilyTables {
 /// Raises the error for a device whose backend has no kernels in this build.
 [[noreturn]] void throw_no_kernels(Device d, const char* family);
 
-/// The family's table for device d (ditto::Error naming the family when it has none).
+/// The family's table for device d (ditto::Error naming the family when it has none). Op front
+/// ends fetch the table once per kernel call, so pick() counts kernel calls for the profiler
+/// (core/profiler.h, "kernels").
 template <class Family>
 const Family& pick(Device d, const char* family, const FamilyTables<Family>& t) {
   const Family* f = t.table[static_cast<int>(backend_of(d))];
   if (f == nullptr) throw_no_kernels(d, family);
+  profile::note_kernel_call(d);
   return *f;
 }
 

@@ -13,6 +13,7 @@
 #include <numeric>
 #include <utility>
 
+#include "core/profile_scope.h"
 #include "kernels/common/philox.h"
 
 namespace ditto::data {
@@ -356,6 +357,7 @@ std::int64_t DataLoader::batches_per_epoch() const {
 
 bool DataLoader::next(Tensor& images, Tensor& labels) {
   if (position_ >= std::uint64_t(batches_per_epoch())) return false;
+  profile::OpScope scope("data.next");  // for the profiler (core/profiler.h)
   const std::int64_t n = ds_.size();
   const std::int64_t start = std::int64_t(position_) * opt_.batch_size;
   const std::int64_t count = std::min(opt_.batch_size, n - start);
@@ -419,6 +421,7 @@ Tensor check_bchw(const Tensor& x, const char* op) {
 }  // namespace
 
 Tensor normalize(const Tensor& x, double mean, double std) {
+  profile::OpScope scope("data.normalize");
   DITTO_CHECK(x.defined(), "normalize: undefined input");
   DITTO_CHECK(x.device().is_cpu() && x.dtype() == DType::f32,
               "normalize: input must be f32 on cpu, got ", dtype_name(x.dtype()), " on ",
@@ -440,6 +443,7 @@ Tensor normalize(const Tensor& x, double mean, double std) {
 }
 
 Tensor random_crop(const Tensor& x, std::int64_t size, std::int64_t padding, Generator& gen) {
+  profile::OpScope scope("data.random_crop");
   const Tensor xc = check_bchw(x, "random_crop");
   const std::int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   DITTO_CHECK(padding >= 0 && size >= 1 && padding <= (std::int64_t(1) << 30) &&
@@ -480,6 +484,7 @@ Tensor random_crop(const Tensor& x, std::int64_t size, std::int64_t padding, Gen
 }
 
 Tensor random_hflip(const Tensor& x, double p, Generator& gen) {
+  profile::OpScope scope("data.random_hflip");
   const Tensor xc = check_bchw(x, "random_hflip");
   DITTO_CHECK(p >= 0.0 && p <= 1.0, "random_hflip: p must be in [0, 1], got ", p, " (shape ",
               shape_str(x.shape()), ")");

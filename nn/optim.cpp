@@ -10,6 +10,7 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/ops.h"
+#include "core/profile_scope.h"
 
 namespace ditto::optim {
 namespace {
@@ -132,6 +133,8 @@ void SGD::set_momentum_buffers(std::vector<Tensor> buffers) {
 
 void SGD::step() {
   NoGradGuard no_grad;
+  profile::PhaseScope phase(Phase::optimizer);  // for the profiler (core/profiler.h)
+  profile::OpScope scope("sgd.step");
   const SGDOptions& o = options_;
   for (std::size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = params_[i];
@@ -205,6 +208,8 @@ void AdamBase::set_state(AdamState state) {
 
 void AdamBase::step() {
   NoGradGuard no_grad;
+  profile::PhaseScope phase(Phase::optimizer);  // for the profiler (core/profiler.h)
+  profile::OpScope scope(decoupled_ ? "adamw.step" : "adam.step");
   for (std::size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = params_[i];
     Tensor g = p.grad();

@@ -14,6 +14,7 @@
 
 #include "core/info.h"
 #include "kernels/sim/runtime.h"
+#include "tools/bench.h"
 #include "tools/ckpt.h"
 #include "tools/train.h"
 
@@ -34,10 +35,13 @@ int cmd_version(Args args);
 int cmd_info(Args args);
 int cmd_train(Args args) { return ditto::tools::train_main(args); }
 int cmd_ckpt(Args args) { return ditto::tools::ckpt_main(args); }
+int cmd_bench(Args args) { return ditto::tools::bench_main(args); }
 
 constexpr Command kCommands[] = {
     {"train", "train a small CNN on Fashion-MNIST; prints accuracy and a fingerprint", cmd_train},
     {"ckpt", "inspect, verify, diff, strip and convert checkpoints (safetensors)", cmd_ckpt},
+    {"bench", "run the benchmark suite (det vs fast vs libtorch); writes BENCH.md and a plot",
+     cmd_bench},
     {"info", "build configuration, devices, determinism mode and thread count", cmd_info},
     {"version", "print the version", cmd_version},
     {"help", "print this help (also --help, -h)", cmd_help},

@@ -3,7 +3,8 @@
 //   parse flags -> load data -> a Trainer from the flags (model, optimizer, generators,
 //   loader: train/trainer.h) -> lock and probe --out -> (--resume: restore) -> train to the
 //   requested total step, checkpointing every N steps and on SIGINT/SIGTERM -> evaluate on the
-//   test set -> write <out>/last.ditto -> print the fingerprint.
+//   test set -> write <out>/last.ditto -> print the fingerprint (--profile: then the op table of
+//   the training steps, core/profiler.h).
 // Every random stream is a named Generator derived from --seed, so a run is a pure function of
 // its flags (deterministic mode) and a checkpoint holds everything needed to continue it.
 #include "tools/train.h"
@@ -38,6 +39,7 @@
 #include "core/info.h"
 #include "core/mode.h"
 #include "core/ops.h"
+#include "core/profiler.h"
 #include "core/threads.h"
 #include "io/checkpoint.h"
 #include "io/file_util.h"
@@ -98,6 +100,9 @@ data
 output
   --no-progress         no progress display (default: a bar on a terminal, else a line every
                         ~10% of the run)
+  --profile             time every op of the training steps (forward, backward, optimizer; not
+                        the evaluation or checkpoint writes) and print a table of per-op time,
+                        calls, kernel calls and bytes allocated at the end; changes no bits
   --help                this text
 testing
   --interrupt-after N   raise SIGINT after step N, exactly as a Ctrl-C then (tests the interrupt
@@ -133,6 +138,7 @@ struct TrainFlags {
   std::int64_t train_limit = 0;  // 0 = all
   std::int64_t test_limit = 0;   // 0 = all
   bool progress = true;
+  bool profile = false;
   std::int64_t interrupt_after = 0;  // 0 = never
   bool help = false;
   std::vector<std::string> replay;  // the flags as given, minus --resume, for the resume hint
@@ -250,6 +256,9 @@ TrainFlags parse_flags(std::span<char* const> args) {
     } else if (arg == "--no-progress") {
       no_value();
       f.progress = false;
+    } else if (arg == "--profile") {
+      no_value();
+      f.profile = true;
     } else if (arg == "--interrupt-after") {
       f.interrupt_after = parse_int(arg, value(), 1);
       continue;  // a test hook, not part of the run's configuration
@@ -466,6 +475,10 @@ int run(const TrainFlags& f) {
             << std::flush;
 
   Progress progress(trainer.global_step(), total, f.progress);
+  const std::int64_t first_step = trainer.global_step();
+  // --profile: the training steps only (paused around checkpoint writes; the evaluation after).
+  std::optional<Profiler> profiler;
+  if (f.profile) profiler.emplace();
   const auto t_train = std::chrono::steady_clock::now();
   std::vector<double> window;  // the last losses, for the running mean shown
   double window_sum = 0.0;
@@ -483,6 +496,7 @@ int run(const TrainFlags& f) {
                                            window_sum / static_cast<double>(window.size()));
                            if (f.checkpoint_every > 0 && step % f.checkpoint_every == 0) {
                              const std::string name = "step-" + std::to_string(step) + ".ditto";
+                             if (profiler) profiler->pause();
                              try {
                                save(name);
                              } catch (const Error& e) {
@@ -491,11 +505,13 @@ int run(const TrainFlags& f) {
                                std::cerr << "ditto train: warning: could not write " << name
                                          << ": " << e.what() << "; training continues\n";
                              }
+                             if (profiler) profiler->resume();
                            }
                            if (f.interrupt_after > 0 && step == f.interrupt_after)
                              std::raise(SIGINT);
                            return !stop_requested();
                          });
+  if (profiler) profiler->stop();
   progress.finish();
   const double train_s = seconds_since(t_train);
   const std::int64_t step = trainer.global_step();
@@ -553,6 +569,13 @@ int run(const TrainFlags& f) {
   std::cout << line << "checkpoint: " << (last.empty() ? "(not saved)" : last) << "\n"
             << "fingerprint: " << io::fingerprint_hex(io::fingerprint(trainer.model())) << "\n"
             << std::flush;
+  if (profiler) {
+    const std::int64_t steps = trainer.global_step() - first_step;
+    std::cout << "\nprofile of " << steps << " training step" << (steps == 1 ? "" : "s")
+              << " (not the evaluation; the columns: docs/performance.md, \"Profiling your "
+                 "model\"):\n"
+              << profiler->table() << std::flush;
+  }
   if (!save_error.empty()) {
     std::cerr << "ditto train: error: could not write " << (fs::path(f.out) / "last.ditto").string()
               << ": " << save_error << "\n";

@@ -16,6 +16,7 @@
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/ops/op_util.h"
+#include "core/profile_scope.h"
 
 namespace ditto {
 
@@ -46,6 +47,7 @@ kernels::View opt_view(const Tensor& t) {
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
                   const Tensor& weight, const Tensor& bias, bool training, double momentum,
                   double eps, std::optional<Mode> mode) {
+  profile::OpScope scope("batch_norm", mode);
   ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
   DITTO_CHECK(x.defined(), "batch_norm: input is undefined");
   DITTO_CHECK(x.dim() >= 2 && x.dim() <= 4,

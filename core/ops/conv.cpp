@@ -15,16 +15,19 @@
 //       over the OH*OW positions of sample n), then the canonical sum over n;
 //   dW, Fast: one matmul with K = N*OH*OW (the fast GEMM may split K with atomics);
 //   db = sum of dY over (N, OH, OW) (canonical tree in Deterministic mode).
-// Kernels: kernels/window.h (im2col/col2im), kernels/gemm.h (through matmul) on the cpu, where
-// the vectorised GEMM makes that the fastest route; on the GPU devices (sim, cuda) the direct
-// kernels of kernels/conv.h, which give the same bits without im2col's copy (one launch forward
-// with the bias, one for dx, one for dW in Deterministic mode).
+// Kernels: on the cpu, the Deterministic forward is kernels/conv.h's forward (an implicit GEMM
+// packing the taps straight into the GEMM's panels: the chains above without the cols buffer);
+// Fast forward and the backward use kernels/window.h (im2col/col2im) and kernels/gemm.h
+// (through matmul), the fastest route there. On the GPU devices (sim, cuda) everything runs the
+// direct kernels of kernels/conv.h, which give the same bits without im2col's copy (one launch
+// forward with the bias, one for dx, one for dW in Deterministic mode).
 #include "kernels/conv.h"
 
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/ops/op_util.h"
 #include "core/ops/window.h"
+#include "core/profile_scope.h"
 
 namespace ditto {
 
@@ -144,6 +147,7 @@ Tensor direct_conv(const Tensor& x, const Tensor& weight, const Tensor& bias,
 
 Tensor conv2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias, Size2 stride,
               Size2 padding, Size2 dilation, std::int64_t groups, std::optional<Mode> mode) {
+  profile::OpScope scope("conv2d", mode);
   ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
   check_args(x_in, weight, bias, stride, padding, dilation, groups);
   detail::require_kernels(x_in.device(), kOp);
@@ -168,14 +172,29 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias, Size
   }
   const std::int64_t G = groups, Og = O / G, Kg = (C / G) * kH * kW, P = N * OH * OW;
 
+  // Deterministic: the cpu kernel's implicit GEMM (the same chains as matmul(w3, cols) + bias,
+  // without the im2col buffer or the output permute); cols only when dW will read them. Fast:
+  // im2col + the fast GEMM (Eigen's own k order).
+  const bool need_cols = m == Mode::Fast || (autograd::needs_grad({&x, &weight, &bias}) &&
+                                             weight.requires_grad());
   Tensor cols, w3, out;
   {
     NoGradGuard ng;
-    cols = detail::im2col(x.detach(), geom, 0.0, kOp);  // (C, kH, kW, N, OH, OW) = (G, Kg, P)
-    w3 = weight.detach().reshape({G, Og, Kg});          // (G, Og, Kg)
-    Tensor y = matmul(w3, cols.view({G, Kg, P}), m);    // (G, Og, P)
-    y = y.view({O, N, OH, OW}).permute({1, 0, 2, 3});   // (N, O, OH, OW)
-    out = bias.defined() ? add(y, bias.detach().view({1, O, 1, 1})) : y.contiguous();
+    w3 = weight.detach().reshape({G, Og, Kg});  // (G, Og, Kg)
+    if (need_cols) cols = detail::im2col(x.detach(), geom, 0.0, kOp);  // (C, kH, kW, N, OH, OW)
+    if (m == Mode::Deterministic) {
+      const Tensor wc = weight.detach().contiguous();  // (O, Cg, kH, kW)
+      const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();  // (O)
+      out = empty({N, O, OH, OW}, x.dtype(), x.device());                       // (N, O, OH, OW)
+      kernels::conv_kernels(x.device())
+          .forward({geom, O, groups}, detail::make_view(x, kOp), detail::make_view(wc, kOp),
+                   bc.defined() ? detail::make_view(bc, kOp) : kernels::View{},
+                   detail::make_view(out, kOp));
+    } else {
+      Tensor y = matmul(w3, cols.view({G, Kg, P}), m);   // (G, Og, P)
+      y = y.view({O, N, OH, OW}).permute({1, 0, 2, 3});  // (N, O, OH, OW)
+      out = bias.defined() ? add(y, bias.detach().view({1, O, 1, 1})) : y.contiguous();
+    }
   }
 
   if (autograd::needs_grad({&x, &weight, &bias})) {

@@ -14,12 +14,14 @@
 #include "core/generator.h"
 #include "core/ops.h"
 #include "core/ops/op_util.h"
+#include "core/profile_scope.h"
 
 namespace ditto {
 
 using detail::describe;
 
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen, std::optional<Mode> mode) {
+  profile::OpScope scope("dropout", mode);
   ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
   DITTO_CHECK(x.defined(), "dropout: input is undefined");
   DITTO_CHECK(p >= 0.0 && p < 1.0, "dropout: p must be in [0, 1), got ", p, " (input ", describe(x),

@@ -7,6 +7,7 @@
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/ops/op_util.h"
+#include "core/profile_scope.h"
 #include "kernels/elementwise.h"
 
 namespace ditto {
@@ -77,11 +78,13 @@ Tensor zeros_scalar(const Tensor& like) { return scalar_tensor(0.0, like.dtype()
 // ---- unary --------------------------------------------------------------------------------
 
 Tensor neg(const Tensor& x) {
+  profile::OpScope scope("neg");
   return with_grad("neg", x, unary_forward("neg", UnaryOp::neg, x),
                    [](const Tensor& g) { return neg(g); });
 }
 
 Tensor abs(const Tensor& x) {
+  profile::OpScope scope("abs");
   Tensor xd = x.detach();
   return with_grad("abs", x, unary_forward("abs", UnaryOp::abs, x), [xd](const Tensor& g) {
     // d|x|/dx = sign(x), with sign(0) = 0 (as PyTorch)
@@ -93,24 +96,28 @@ Tensor abs(const Tensor& x) {
 }
 
 Tensor exp(const Tensor& x) {
+  profile::OpScope scope("exp");
   Tensor y = unary_forward("exp", UnaryOp::exp, x);
   Tensor yd = y.detach();
   return with_grad("exp", x, y, [yd](const Tensor& g) { return mul(g, yd); }, yd);
 }
 
 Tensor log(const Tensor& x) {
+  profile::OpScope scope("log");
   Tensor xd = x.detach();
   return with_grad("log", x, unary_forward("log", UnaryOp::log, x),
                    [xd](const Tensor& g) { return div(g, xd); }, xd);
 }
 
 Tensor log1p(const Tensor& x) {
+  profile::OpScope scope("log1p");
   Tensor xd = x.detach();
   return with_grad("log1p", x, unary_forward("log1p", UnaryOp::log1p, x),
                    [xd](const Tensor& g) { return div(g, add(xd, scalar_like(xd, 1.0))); }, xd);
 }
 
 Tensor sqrt(const Tensor& x) {
+  profile::OpScope scope("sqrt");
   Tensor y = unary_forward("sqrt", UnaryOp::sqrt, x);
   Tensor yd = y.detach();
   return with_grad("sqrt", x, y,
@@ -118,6 +125,7 @@ Tensor sqrt(const Tensor& x) {
 }
 
 Tensor relu(const Tensor& x) {
+  profile::OpScope scope("relu");
   Tensor y = unary_forward("relu", UnaryOp::relu, x);
   Tensor yd = y.detach();
   return with_grad("relu", x, y, [yd](const Tensor& g) {
@@ -126,6 +134,7 @@ Tensor relu(const Tensor& x) {
 }
 
 Tensor sigmoid(const Tensor& x) {
+  profile::OpScope scope("sigmoid");
   Tensor y = unary_forward("sigmoid", UnaryOp::sigmoid, x);
   Tensor yd = y.detach();
   return with_grad("sigmoid", x, y, [yd](const Tensor& g) {
@@ -134,6 +143,7 @@ Tensor sigmoid(const Tensor& x) {
 }
 
 Tensor tanh(const Tensor& x) {
+  profile::OpScope scope("tanh");
   Tensor y = unary_forward("tanh", UnaryOp::tanh, x);
   Tensor yd = y.detach();
   return with_grad("tanh", x, y, [yd](const Tensor& g) {
@@ -142,6 +152,7 @@ Tensor tanh(const Tensor& x) {
 }
 
 Tensor pow(const Tensor& x, double exponent) {
+  profile::OpScope scope("pow");
   DITTO_CHECK(std::isfinite(exponent), "pow: exponent must be finite, got ", exponent);
   Tensor xd = x.detach();
   kernels::UnaryParams p{exponent, 0};
@@ -154,6 +165,7 @@ Tensor pow(const Tensor& x, double exponent) {
 }
 
 Tensor clamp(const Tensor& x, double lo, double hi) {
+  profile::OpScope scope("clamp");
   DITTO_CHECK(!(lo > hi), "clamp: lo ", lo, " is greater than hi ", hi);
   Tensor xd = x.detach();
   kernels::UnaryParams p{lo, hi};
@@ -169,6 +181,7 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
 // ---- binary ---------------------------------------------------------------------------------
 
 Tensor add(const Tensor& a, const Tensor& b) {
+  profile::OpScope scope("add");
   Tensor out = binary_forward("add", BinaryOp::add, a, b, false);
   if (autograd::needs_grad({&a, &b})) {
     Shape sa = a.shape(), sb = b.shape();
@@ -180,6 +193,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
+  profile::OpScope scope("sub");
   Tensor out = binary_forward("sub", BinaryOp::sub, a, b, false);
   if (autograd::needs_grad({&a, &b})) {
     Shape sa = a.shape(), sb = b.shape();
@@ -191,6 +205,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
+  profile::OpScope scope("mul");
   Tensor out = binary_forward("mul", BinaryOp::mul, a, b, false);
   if (autograd::needs_grad({&a, &b})) {
     Tensor ad = a.detach(), bd = b.detach();
@@ -204,6 +219,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
+  profile::OpScope scope("div");
   Tensor out = binary_forward("div", BinaryOp::div, a, b, false);
   if (autograd::needs_grad({&a, &b})) {
     Tensor ad = a.detach(), bd = b.detach();
@@ -221,6 +237,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
 namespace {
 // Gradient of maximum/minimum: the winner gets g, ties split g evenly (PyTorch's rule).
 Tensor extremum(const char* name, BinaryOp op, const Tensor& a, const Tensor& b) {
+  profile::OpScope scope(name);
   Tensor out = binary_forward(name, op, a, b, false);
   if (autograd::needs_grad({&a, &b})) {
     Tensor ad = a.detach(), bd = b.detach();
@@ -247,14 +264,22 @@ Tensor minimum(const Tensor& a, const Tensor& b) {
   return extremum("minimum", BinaryOp::minimum, a, b);
 }
 
-Tensor eq(const Tensor& a, const Tensor& b) { return binary_forward("eq", BinaryOp::eq, a, b, true); }
-Tensor ne(const Tensor& a, const Tensor& b) { return binary_forward("ne", BinaryOp::ne, a, b, true); }
-Tensor lt(const Tensor& a, const Tensor& b) { return binary_forward("lt", BinaryOp::lt, a, b, true); }
-Tensor le(const Tensor& a, const Tensor& b) { return binary_forward("le", BinaryOp::le, a, b, true); }
-Tensor gt(const Tensor& a, const Tensor& b) { return binary_forward("gt", BinaryOp::gt, a, b, true); }
-Tensor ge(const Tensor& a, const Tensor& b) { return binary_forward("ge", BinaryOp::ge, a, b, true); }
+namespace {
+Tensor comparison(const char* name, BinaryOp op, const Tensor& a, const Tensor& b) {
+  profile::OpScope scope(name);
+  return binary_forward(name, op, a, b, true);
+}
+}  // namespace
+
+Tensor eq(const Tensor& a, const Tensor& b) { return comparison("eq", BinaryOp::eq, a, b); }
+Tensor ne(const Tensor& a, const Tensor& b) { return comparison("ne", BinaryOp::ne, a, b); }
+Tensor lt(const Tensor& a, const Tensor& b) { return comparison("lt", BinaryOp::lt, a, b); }
+Tensor le(const Tensor& a, const Tensor& b) { return comparison("le", BinaryOp::le, a, b); }
+Tensor gt(const Tensor& a, const Tensor& b) { return comparison("gt", BinaryOp::gt, a, b); }
+Tensor ge(const Tensor& a, const Tensor& b) { return comparison("ge", BinaryOp::ge, a, b); }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  profile::OpScope scope("where");
   detail::common_device({&cond, &a, &b}, "where");
   detail::require_kernels(a.device(), "where");
   DITTO_CHECK(cond.dtype() == DType::u8, "where: condition must be u8, got ", describe(cond));

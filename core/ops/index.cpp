@@ -11,6 +11,7 @@
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/ops/op_util.h"
+#include "core/profile_scope.h"
 #include "kernels/index.h"
 
 namespace ditto {
@@ -190,6 +191,7 @@ Tensor gather_prechecked(const Tensor& x, std::int64_t dim, const Tensor& index)
 }  // namespace detail
 
 Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& index) {
+  profile::OpScope scope("index_select");
   const char* op = "index_select";
   DITTO_CHECK(x.defined(), op, ": input is undefined");
   std::int64_t d = wrap(dim, x, op);
@@ -205,6 +207,7 @@ Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& index) {
 
 Tensor index_add(const Tensor& x, std::int64_t dim, const Tensor& index, const Tensor& source,
                  std::optional<Mode> mode) {
+  profile::OpScope scope("index_add", mode);
   ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
   const char* op = "index_add";
   detail::common_device({&x, &source}, op);
@@ -227,6 +230,7 @@ Tensor index_add(const Tensor& x, std::int64_t dim, const Tensor& index, const T
 }
 
 Tensor gather(const Tensor& x, std::int64_t dim, const Tensor& index) {
+  profile::OpScope scope("gather");
   const char* op = "gather";
   detail::common_device({&x, &index}, op);
   std::int64_t d = wrap(dim, x, op);
@@ -239,6 +243,7 @@ Tensor gather(const Tensor& x, std::int64_t dim, const Tensor& index) {
 
 Tensor scatter_add(const Tensor& x, std::int64_t dim, const Tensor& index, const Tensor& src,
                    std::optional<Mode> mode) {
+  profile::OpScope scope("scatter_add", mode);
   ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
   const char* op = "scatter_add";
   detail::common_device({&x, &index, &src}, op);
@@ -268,6 +273,7 @@ Tensor scatter_add(const Tensor& x, std::int64_t dim, const Tensor& index, const
 }
 
 Tensor embedding(const Tensor& weight, const Tensor& indices, std::optional<Mode> mode) {
+  profile::OpScope scope("embedding", mode);
   ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
   const char* op = "embedding";
   detail::common_device({&weight, &indices}, op);

@@ -3,12 +3,14 @@
 // product, docs/determinism.md "Dot products"); the backward is the composition's.
 #include "core/ops.h"
 #include "core/ops/op_util.h"
+#include "core/profile_scope.h"
 
 namespace ditto {
 
 using detail::describe;
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, std::optional<Mode> mode) {
+  profile::OpScope scope("linear", mode);
   ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
   const char* op = "linear";
   detail::common_device({&x, &weight}, op);

@@ -6,6 +6,7 @@
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/ops/op_util.h"
+#include "core/profile_scope.h"
 
 namespace ditto {
 
@@ -74,6 +75,7 @@ Tensor nll_impl(const Tensor& log_probs, const Tensor& target, Reduction reducti
 
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reduction,
                 std::int64_t ignore_index, std::optional<Mode> mode) {
+  profile::OpScope scope("nll_loss", mode);
   ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
   check_classification(log_probs, target, "nll_loss");
   return nll_impl(log_probs, target, reduction, ignore_index, mode, "nll_loss");
@@ -81,6 +83,7 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reducti
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduction,
                      std::int64_t ignore_index, std::optional<Mode> mode) {
+  profile::OpScope scope("cross_entropy", mode);
   ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
   check_classification(logits, target, "cross_entropy");
   Tensor lp = log_softmax(logits, class_dim(logits), mode);
@@ -89,6 +92,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduc
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction,
                 std::optional<Mode> mode) {
+  profile::OpScope scope("mse_loss", mode);
   ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
   detail::common_device({&input, &target}, "mse_loss");
   DITTO_CHECK(is_floating(input.dtype()) && is_floating(target.dtype()),

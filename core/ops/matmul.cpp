@@ -5,6 +5,7 @@
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/ops/op_util.h"
+#include "core/profile_scope.h"
 #include "kernels/gemm.h"
 
 namespace ditto {
@@ -78,6 +79,7 @@ Tensor batched_matmul(const Tensor& a, const Tensor& b, Mode mode) {
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b, std::optional<Mode> mode) {
+  profile::OpScope scope("matmul", mode);
   ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
   detail::common_device({&a, &b}, "matmul");
   detail::require_kernels(a.device(), "matmul");

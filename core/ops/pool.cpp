@@ -18,6 +18,7 @@
 #include "core/ops.h"
 #include "core/ops/op_util.h"
 #include "core/ops/window.h"
+#include "core/profile_scope.h"
 
 namespace ditto {
 
@@ -87,6 +88,7 @@ Tensor avg_divisor(const kernels::WindowGeom& g, bool count_include_pad, DType d
 
 Tensor max_pool2d(const Tensor& x_in, Size2 kernel_size, OptionalSize2 stride, Size2 padding,
                   Size2 dilation, bool ceil_mode, std::optional<Mode> mode) {
+  profile::OpScope scope("max_pool2d", mode);
   ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
   const char* op = "max_pool2d";
   PoolPlan p = plan_pool(op, x_in, kernel_size, stride, padding, dilation, ceil_mode);
@@ -116,6 +118,7 @@ Tensor max_pool2d(const Tensor& x_in, Size2 kernel_size, OptionalSize2 stride, S
 
 Tensor avg_pool2d(const Tensor& x_in, Size2 kernel_size, OptionalSize2 stride, Size2 padding,
                   bool ceil_mode, bool count_include_pad, std::optional<Mode> mode) {
+  profile::OpScope scope("avg_pool2d", mode);
   ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
   const char* op = "avg_pool2d";
   PoolPlan p = plan_pool(op, x_in, kernel_size, stride, padding, 1, ceil_mode);
@@ -154,6 +157,7 @@ kernels::AdaptiveGeom plan_adaptive(const char* op, const Tensor& x, Size2 outpu
 }  // namespace
 
 Tensor adaptive_avg_pool2d(const Tensor& x_in, Size2 output_size, std::optional<Mode> mode) {
+  profile::OpScope scope("adaptive_avg_pool2d", mode);
   ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
   const char* op = "adaptive_avg_pool2d";
   const Tensor x = detail::as_batched_image(x_in, op);
@@ -176,6 +180,7 @@ Tensor adaptive_avg_pool2d(const Tensor& x_in, Size2 output_size, std::optional<
 }
 
 Tensor adaptive_max_pool2d(const Tensor& x_in, Size2 output_size, std::optional<Mode> mode) {
+  profile::OpScope scope("adaptive_max_pool2d", mode);
   ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
   const char* op = "adaptive_max_pool2d";
   const Tensor x = detail::as_batched_image(x_in, op);

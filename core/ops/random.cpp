@@ -3,6 +3,7 @@
 #include "core/generator.h"
 #include "core/ops.h"
 #include "core/ops/op_util.h"
+#include "core/profile_scope.h"
 #include "kernels/random.h"
 
 namespace ditto {
@@ -25,18 +26,21 @@ void require_float(const char* op, DType t) {
 
 Tensor uniform(const Shape& shape, double lo, double hi, Generator& gen, DType dtype,
                Device device) {
+  profile::OpScope scope("uniform");
   require_float("uniform", dtype);
   DITTO_CHECK(lo < hi, "uniform: needs lo < hi, got [", lo, ", ", hi, ")");
   return draw("uniform", kernels::RandomDist::uniform, shape, lo, hi, gen, dtype, device);
 }
 
 Tensor rand(const Shape& shape, Generator& gen, DType dtype, Device device) {
+  profile::OpScope scope("rand");
   require_float("rand", dtype);
   return draw("rand", kernels::RandomDist::uniform, shape, 0.0, 1.0, gen, dtype, device);
 }
 
 Tensor normal(const Shape& shape, double mean, double stddev, Generator& gen, DType dtype,
               Device device) {
+  profile::OpScope scope("normal");
   require_float("normal", dtype);
   DITTO_CHECK(stddev >= 0, "normal: stddev must be >= 0, got ", stddev);
   return draw("normal", kernels::RandomDist::normal, shape, mean, stddev, gen, dtype, device);
@@ -48,6 +52,7 @@ Tensor randn(const Shape& shape, Generator& gen, DType dtype, Device device) {
 
 Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, Generator& gen,
                DType dtype, Device device) {
+  profile::OpScope scope("randint");
   DITTO_CHECK(low < high, "randint: needs low < high, got [", low, ", ", high, ")");
   DITTO_CHECK(dtype != DType::u8 || (low >= 0 && high <= 256), "randint: range [", low, ", ",
               high, ") does not fit u8");

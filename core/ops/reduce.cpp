@@ -5,6 +5,7 @@
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/ops/op_util.h"
+#include "core/profile_scope.h"
 #include "kernels/reduce.h"
 
 namespace ditto {
@@ -68,6 +69,7 @@ Tensor expand_back(const Tensor& g, const Shape& keep_shape, const Shape& in_sha
 }
 
 Tensor extreme(const char* name, ReduceOp op, const Tensor& x, const Dims& dims, bool keepdim) {
+  profile::OpScope scope(name);
   ReducePlan p = make_plan(x, dims, name);
   DITTO_CHECK(p.n > 0, name, ": cannot reduce over an empty dimension (shape ",
               shape_str(x.shape()), ")");
@@ -91,6 +93,7 @@ Tensor extreme(const char* name, ReduceOp op, const Tensor& x, const Dims& dims,
 
 Tensor arg_extreme(const char* name, ReduceOp op, const Tensor& x, std::optional<std::int64_t> dim,
                    bool keepdim) {
+  profile::OpScope scope(name);
   if (!dim) {
     Tensor flat = x.detach().reshape({x.numel()});
     DITTO_CHECK(flat.numel() > 0, name, ": cannot reduce an empty tensor (shape ",
@@ -108,6 +111,7 @@ Tensor arg_extreme(const char* name, ReduceOp op, const Tensor& x, std::optional
 }  // namespace
 
 Tensor sum(const Tensor& x, const Dims& dims, bool keepdim, std::optional<Mode> mode) {
+  profile::OpScope scope("sum", mode);
   ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
   ReducePlan p = make_plan(x, dims, "sum");
   DType out_dtype = is_floating(x.dtype()) ? x.dtype() : DType::i64;
@@ -122,6 +126,7 @@ Tensor sum(const Tensor& x, const Dims& dims, bool keepdim, std::optional<Mode> 
 }
 
 Tensor mean(const Tensor& x, const Dims& dims, bool keepdim, std::optional<Mode> mode) {
+  profile::OpScope scope("mean", mode);
   ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
   DITTO_CHECK(is_floating(x.dtype()), "mean: needs a floating tensor, got ", describe(x));
   ReducePlan p = make_plan(x, dims, "mean");
@@ -130,6 +135,7 @@ Tensor mean(const Tensor& x, const Dims& dims, bool keepdim, std::optional<Mode>
 
 Tensor var(const Tensor& x, const Dims& dims, bool unbiased, bool keepdim,
            std::optional<Mode> mode) {
+  profile::OpScope scope("var", mode);
   ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
   DITTO_CHECK(is_floating(x.dtype()), "var: needs a floating tensor, got ", describe(x));
   ReducePlan p = make_plan(x, dims, "var");
@@ -154,6 +160,7 @@ Tensor argmin(const Tensor& x, std::optional<std::int64_t> dim, bool keepdim) {
 
 Tensor sum_to(const Tensor& g, const Shape& shape) {
   if (g.shape() == shape) return g;
+  profile::OpScope scope("sum_to");
   DITTO_CHECK(g.dim() >= static_cast<std::int64_t>(shape.size()), "sum_to: cannot sum ",
               describe(g), " to shape ", shape_str(shape));
   std::size_t lead = g.dim() - shape.size();

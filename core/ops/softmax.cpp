@@ -4,6 +4,7 @@
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/ops/op_util.h"
+#include "core/profile_scope.h"
 
 namespace ditto {
 
@@ -20,6 +21,7 @@ Tensor shifted(const Tensor& x, std::int64_t dim, const char* op) {
 }  // namespace
 
 Tensor softmax(const Tensor& x, std::int64_t dim, std::optional<Mode> mode) {
+  profile::OpScope scope("softmax", mode);
   ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
   Tensor e = exp(shifted(x, dim, "softmax"));
   Dims d = x.dim() == 0 ? Dims{} : Dims{detail::wrap_dim(dim, x.dim(), "softmax", x.shape())};
@@ -27,6 +29,7 @@ Tensor softmax(const Tensor& x, std::int64_t dim, std::optional<Mode> mode) {
 }
 
 Tensor log_softmax(const Tensor& x, std::int64_t dim, std::optional<Mode> mode) {
+  profile::OpScope scope("log_softmax", mode);
   ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
   Tensor z = shifted(x, dim, "log_softmax");
   Dims d = x.dim() == 0 ? Dims{} : Dims{detail::wrap_dim(dim, x.dim(), "log_softmax", x.shape())};

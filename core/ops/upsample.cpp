@@ -12,6 +12,7 @@
 #include "core/ops.h"
 #include "core/ops/op_util.h"
 #include "core/ops/window.h"
+#include "core/profile_scope.h"
 
 namespace ditto {
 
@@ -41,6 +42,7 @@ void plan_axis(const char* op, const char* axis, std::int64_t in, const Optional
 }  // namespace
 
 Tensor interpolate(const Tensor& x, const InterpolateOptions& o, std::optional<Mode> mode) {
+  profile::OpScope scope("interpolate", mode);
   ModeGuard mode_guard(resolve_mode(mode));  // nodes recorded here keep this mode
   const char* op = "interpolate";
   const std::string ctx = "input " + shape_str(x.shape());

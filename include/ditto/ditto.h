@@ -10,6 +10,7 @@
 #include "core/info.h"
 #include "core/mode.h"
 #include "core/ops.h"
+#include "core/profiler.h"
 #include "core/tensor.h"
 #include "core/threads.h"
 #include "io/checkpoint.h"

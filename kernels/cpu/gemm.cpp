@@ -23,6 +23,7 @@
 
 #include "kernels/common/dtype_visit.h"
 #include "kernels/common/gemm_args.h"
+#include "kernels/cpu/gemm_micro.h"
 #include "kernels/cpu/level.h"
 
 // Eigen 3.4's AVX bf16 code has an unused variable, and GCC 12 sees a false "(may be) used
@@ -39,10 +40,6 @@
 #include <omp.h>
 #endif
 
-#if defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>
-#define DITTO_GEMM_AVX2 1
-#endif
 
 #include "core/error.h"
 #include "core/threads.h"
@@ -51,186 +48,11 @@ namespace ditto::kernels::cpu::DITTO_CPU_NS {
 namespace {
 
 using i64 = std::int64_t;
-
-constexpr i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
-constexpr i64 round_up(i64 a, i64 b) { return ceil_div(a, b) * b; }
-
-/// Register tile (MR x NR, 12 ymm accumulators for both types) and cache blocking. KC * NR
-/// elements of B (16 KiB) stay in L1 while a column strip runs down the packed A block
-/// (MC x KC, ~144 KiB, L2). The numbers change speed only, never bits.
-template <typename T>
-struct Blocking;
-template <>
-struct Blocking<float> {
-  static constexpr i64 MR = 6, NR = 16, KC = 256, MC = 144, NC = 2048;
-};
-template <>
-struct Blocking<double> {
-  static constexpr i64 MR = 6, NR = 8, KC = 256, MC = 72, NC = 1024;
-};
+using namespace gemm_micro;
 
 /// Below this many multiply-adds a product runs on the calling thread (thread start-up would
 /// cost more than it saves). Bits do not depend on it.
 constexpr i64 kParallelMinFmas = i64{1} << 18;
-
-/// Cache-line-aligned scratch for the packed panels (std::vector does not promise alignment).
-template <typename T>
-class AlignedBuffer {
- public:
-  explicit AlignedBuffer(std::size_t n)
-      : p_(static_cast<T*>(::operator new[](std::max<std::size_t>(n, 1) * sizeof(T),
-                                            std::align_val_t{64}))) {}
-  ~AlignedBuffer() { ::operator delete[](p_, std::align_val_t{64}); }
-  AlignedBuffer(const AlignedBuffer&) = delete;
-  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
-  T* get() const { return p_; }
-
- private:
-  T* p_;
-};
-
-// ---------------------------------------------------------------------------------------------
-// Micro-kernels. Contract shared by all of them (and what the tests check bitwise):
-//   acc[r][c] = first ? +0 : c[r*ldc + c]
-//   for k in [0, kc): acc[r][c] = fma(a[k*MR + r], b[k*NR + c], acc[r][c])
-//   c[r*ldc + c] = acc[r][c]
-// `a` is a packed (kc, MR) micro-panel, `b` a packed (kc, NR) micro-panel. Starting from +0
-// (not from the first product) matches the naive loop's `acc = 0` also for -0 products.
-// ---------------------------------------------------------------------------------------------
-
-/// Portable version: the same chains with std::fma (used when AVX2/FMA are not compiled in).
-template <typename T>
-[[maybe_unused]] void micro_kernel_scalar(i64 kc, const T* a, const T* b, T* c, i64 ldc,
-                                          bool first) {
-  constexpr i64 MR = Blocking<T>::MR, NR = Blocking<T>::NR;
-  T acc[MR][NR];  // (MR, NR)
-  for (i64 r = 0; r < MR; ++r)
-    for (i64 j = 0; j < NR; ++j) acc[r][j] = first ? T(0) : c[r * ldc + j];
-  for (i64 k = 0; k < kc; ++k, a += MR, b += NR)
-    for (i64 r = 0; r < MR; ++r)
-      for (i64 j = 0; j < NR; ++j) acc[r][j] = std::fma(a[r], b[j], acc[r][j]);
-  for (i64 r = 0; r < MR; ++r)
-    for (i64 j = 0; j < NR; ++j) c[r * ldc + j] = acc[r][j];
-}
-
-#if defined(DITTO_GEMM_AVX2)
-// _mm256_fmadd_p{s,d} rounds once per lane, exactly like std::fma, so lane j of row r is the
-// scalar chain of output (r, j). Rows are unrolled by hand so the 12 accumulators stay in
-// registers (2 ymm per row, 6 rows; 2 ymm for B and 1 for the broadcast A value remain free).
-
-/// f32, 6 x 16.
-void micro_kernel_avx2(i64 kc, const float* a, const float* b, float* c, i64 ldc, bool first) {
-  __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
-  if (first) {
-    c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_ps();
-  } else {
-#define DITTO_LOAD_ROW(r)                                  \
-  c##r##0 = _mm256_loadu_ps(c + r * ldc);                  \
-  c##r##1 = _mm256_loadu_ps(c + r * ldc + 8);
-    DITTO_LOAD_ROW(0) DITTO_LOAD_ROW(1) DITTO_LOAD_ROW(2)
-    DITTO_LOAD_ROW(3) DITTO_LOAD_ROW(4) DITTO_LOAD_ROW(5)
-#undef DITTO_LOAD_ROW
-  }
-#pragma GCC unroll 4
-  for (i64 k = 0; k < kc; ++k) {
-    const __m256 b0 = _mm256_loadu_ps(b);
-    const __m256 b1 = _mm256_loadu_ps(b + 8);
-    __m256 ar;
-#define DITTO_FMA_ROW(r)                                   \
-  ar = _mm256_broadcast_ss(a + r);                         \
-  c##r##0 = _mm256_fmadd_ps(ar, b0, c##r##0);              \
-  c##r##1 = _mm256_fmadd_ps(ar, b1, c##r##1);
-    DITTO_FMA_ROW(0) DITTO_FMA_ROW(1) DITTO_FMA_ROW(2)
-    DITTO_FMA_ROW(3) DITTO_FMA_ROW(4) DITTO_FMA_ROW(5)
-#undef DITTO_FMA_ROW
-    a += 6;
-    b += 16;
-  }
-#define DITTO_STORE_ROW(r)                                 \
-  _mm256_storeu_ps(c + r * ldc, c##r##0);                  \
-  _mm256_storeu_ps(c + r * ldc + 8, c##r##1);
-  DITTO_STORE_ROW(0) DITTO_STORE_ROW(1) DITTO_STORE_ROW(2)
-  DITTO_STORE_ROW(3) DITTO_STORE_ROW(4) DITTO_STORE_ROW(5)
-#undef DITTO_STORE_ROW
-}
-
-/// f64, 6 x 8.
-void micro_kernel_avx2(i64 kc, const double* a, const double* b, double* c, i64 ldc,
-                       bool first) {
-  __m256d c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
-  if (first) {
-    c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_pd();
-  } else {
-#define DITTO_LOAD_ROW(r)                                  \
-  c##r##0 = _mm256_loadu_pd(c + r * ldc);                  \
-  c##r##1 = _mm256_loadu_pd(c + r * ldc + 4);
-    DITTO_LOAD_ROW(0) DITTO_LOAD_ROW(1) DITTO_LOAD_ROW(2)
-    DITTO_LOAD_ROW(3) DITTO_LOAD_ROW(4) DITTO_LOAD_ROW(5)
-#undef DITTO_LOAD_ROW
-  }
-#pragma GCC unroll 4
-  for (i64 k = 0; k < kc; ++k) {
-    const __m256d b0 = _mm256_loadu_pd(b);
-    const __m256d b1 = _mm256_loadu_pd(b + 4);
-    __m256d ar;
-#define DITTO_FMA_ROW(r)                                   \
-  ar = _mm256_broadcast_sd(a + r);                         \
-  c##r##0 = _mm256_fmadd_pd(ar, b0, c##r##0);              \
-  c##r##1 = _mm256_fmadd_pd(ar, b1, c##r##1);
-    DITTO_FMA_ROW(0) DITTO_FMA_ROW(1) DITTO_FMA_ROW(2)
-    DITTO_FMA_ROW(3) DITTO_FMA_ROW(4) DITTO_FMA_ROW(5)
-#undef DITTO_FMA_ROW
-    a += 6;
-    b += 8;
-  }
-#define DITTO_STORE_ROW(r)                                 \
-  _mm256_storeu_pd(c + r * ldc, c##r##0);                  \
-  _mm256_storeu_pd(c + r * ldc + 4, c##r##1);
-  DITTO_STORE_ROW(0) DITTO_STORE_ROW(1) DITTO_STORE_ROW(2)
-  DITTO_STORE_ROW(3) DITTO_STORE_ROW(4) DITTO_STORE_ROW(5)
-#undef DITTO_STORE_ROW
-}
-#endif  // DITTO_GEMM_AVX2
-
-template <typename T>
-inline void micro_kernel(i64 kc, const T* a, const T* b, T* c, i64 ldc, bool first) {
-#if defined(DITTO_GEMM_AVX2)
-  micro_kernel_avx2(kc, a, b, c, ldc, first);
-#else
-  micro_kernel_scalar<T>(kc, a, b, c, ldc, first);
-#endif
-}
-
-// ---------------------------------------------------------------------------------------------
-// Packing. Rows of A past M and columns of B past N are padded with zeros: the micro-kernel then
-// computes full tiles, and the padded lanes (never stored) cannot disturb the real ones.
-// ---------------------------------------------------------------------------------------------
-
-/// Packs A[i0 : i0+mc, k0 : k0+kc] (element (i, k) at a[i*rs + k*cs]) into ceil(mc/MR)
-/// micro-panels of shape (kc, MR), one after another.
-template <typename T>
-void pack_a(const T* a, i64 rs, i64 cs, i64 i0, i64 mc, i64 k0, i64 kc, T* out) {
-  constexpr i64 MR = Blocking<T>::MR;
-  for (i64 ir = 0; ir < mc; ir += MR, out += MR * kc) {
-    const i64 mr = std::min(MR, mc - ir);
-    const T* src = a + (i0 + ir) * rs + k0 * cs;
-    if (cs == 1 || std::abs(cs) <= std::abs(rs)) {
-      // Walk each row along k (row-major A: contiguous reads).
-      for (i64 r = 0; r < mr; ++r) {
-        const T* row = src + r * rs;
-        for (i64 k = 0; k < kc; ++k) out[k * MR + r] = row[k * cs];
-      }
-    } else {
-      // Walk each column along i (transposed A: contiguous reads).
-      for (i64 k = 0; k < kc; ++k) {
-        const T* col = src + k * cs;
-        for (i64 r = 0; r < mr; ++r) out[k * MR + r] = col[r * rs];
-      }
-    }
-    for (i64 r = mr; r < MR; ++r)
-      for (i64 k = 0; k < kc; ++k) out[k * MR + r] = T(0);
-  }
-}
 
 /// Packs B[k0 : k0+kc, j0 : j0+nc] (element (k, j) at b[k*rs + j*cs]) into ceil(nc/NR)
 /// micro-panels of shape (kc, NR), one after another.
@@ -311,20 +133,7 @@ void gemm_task(const GemmArgs& g, i64 b, i64 i0, i64 mc, i64 j0, i64 nc, T* pa, 
         const i64 mr = std::min(MR, mc - ir);
         const T* ap = pa + ir * kc;  // (kc, MR)
         T* cp = C + (i0 + ir) * g.c_rs + (j0 + jr) * g.c_cs;
-        if (mr == MR && nr == NR && g.c_cs == 1) {
-          micro_kernel<T>(kc, ap, bp, cp, g.c_rs, first);
-          continue;
-        }
-        // Edge tile or strided C: run the same kernel on a local tile, copy the valid part.
-        alignas(64) T tile[MR * NR];  // (MR, NR)
-        if (!first) {
-          for (i64 r = 0; r < MR; ++r)
-            for (i64 j = 0; j < NR; ++j)
-              tile[r * NR + j] = (r < mr && j < nr) ? cp[r * g.c_rs + j * g.c_cs] : T(0);
-        }
-        micro_kernel<T>(kc, ap, bp, tile, NR, first);
-        for (i64 r = 0; r < mr; ++r)
-          for (i64 j = 0; j < nr; ++j) cp[r * g.c_rs + j * g.c_cs] = tile[r * NR + j];
+        micro_tile<T>(kc, ap, bp, cp, g.c_rs, g.c_cs, mr, nr, first);
       }
     }
   }

@@ -89,6 +89,11 @@ void free(int device, void* p) {
   c.live.erase(it);
 }
 
+void synchronize(int device) {
+  check(cudaSetDevice(device), "cuda synchronize (set device)");
+  check(cudaDeviceSynchronize(), "cuda synchronize");
+}
+
 void copy(void* dst, const void* src, std::size_t bytes, int kind) {
   cudaMemcpyKind k = kind == 0 ? cudaMemcpyHostToDevice
                      : kind == 1 ? cudaMemcpyDeviceToHost
