@@ -40,6 +40,9 @@ struct Geo {
 const std::vector<Geo>& geometries() {
   static const std::vector<Geo> g = {
       {{2, 3, 8, 8}, {2, 2}, {2, 2}, {0, 0}, {1, 1}, false, true},
+      // 2x2/2 with 35 windows per row (odd W): the vectorised rows' full 16-window steps, a
+      // 3-window tail and an unused last column.
+      {{1, 2, 4, 71}, {2, 2}, {2, 2}, {0, 0}, {1, 1}, false, true},
       {{1, 2, 7, 6}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, true, false},
       {{2, 2, 9, 7}, {3, 2}, {1, 2}, {1, 1}, {2, 1}, false, true},
       {{1, 3, 5, 11}, {2, 4}, {1, 3}, {1, 2}, {1, 1}, true, true},

@@ -209,6 +209,12 @@ std::vector<std::pair<std::string, Case>> layouts() {
   v.push_back({"(6,300,20) all", contiguous_case({6, 300, 20}, {true, true, true})});
   v.push_back({"(33,17,9) dim0", contiguous_case({33, 17, 9}, {true, false, false})});
   v.push_back({"(1,4097,1) dim1", contiguous_case({1, 4097, 1}, {false, true, false})});
+  // Contiguous inner-dims ranges whose length is no multiple of 16 or 256 (partial chunks take
+  // the vectorised runtime-length path; 784 is a 28x28 image).
+  v.push_back({"(40,28,28) dims1,2", contiguous_case({40, 28, 28}, {false, true, true})});
+  v.push_back({"(70,91) dim1", contiguous_case({70, 91}, {false, true})});
+  v.push_back({"(9,1041) dim1", contiguous_case({9, 1041}, {false, true})});
+  v.push_back({"(5,16,28) dim1", contiguous_case({5, 16, 28}, {false, true, false})});
   // Permuted storage: logical (A,B,C) stored as contiguous (C,A,B).
   {
     const i64 A = 30, B = 70, C = 50;
@@ -236,7 +242,7 @@ i64 storage_size(const Case& cs) {
 }
 
 const std::vector<i64> kLengths = {
-    0, 1, 7, 16, 17, 255, 256, 1023, 1024, 1025, 4097, 1000003, (i64{1} << 20) + 5};
+    0, 1, 7, 16, 17, 33, 255, 256, 257, 784, 1023, 1024, 1025, 4097, 1000003, (i64{1} << 20) + 5};
 
 template <class T>
 T reduce_1d(ReduceOp op, Mode mode, const std::vector<T>& x) {

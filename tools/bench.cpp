@@ -436,8 +436,8 @@ std::string bench_md(const Machine& m, const BenchFlags& f, const std::vector<Ro
                                        : std::string(kTorchMalloc))
     << " (glibc keeps freed blocks, as ditto's host cache does; with glibc's defaults libtorch "
        "re-faults every large tensor's pages and runs up to 13x slower) |\n"
-    << "| method | " << f.repetitions << " round(s); each round runs ditto's suite, then "
-    << "libtorch's; each benchmark at least " << f.min_time
+    << "| method | " << f.repetitions << " round(s); each round runs ditto's suite"
+    << (have_torch ? ", then libtorch's" : "") << "; each benchmark at least " << f.min_time
     << " s per round; wall-clock medians over the rounds |\n\n"
     << "det = ditto Deterministic (the default: the same bits on every run, thread count and "
        "ISA level), fast = ditto Fast (atomics / thread-keyed streams), det/fast = what "

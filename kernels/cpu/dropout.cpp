@@ -41,9 +41,23 @@ void forward_deterministic(const T* x, T* out, u8* mask, i64 n, u64 seed, u64 of
       const i64 i0 = b * kBlock;
       philox_block(seed, offset + static_cast<u64>(i0), blk);
       const int len = static_cast<int>(std::min<i64>(kBlock, n - i0));
+      // uniform01<T>(blk.words(l)) read from the block's word arrays directly, so the loop
+      // vectorises (through the Words struct GCC kept it scalar, a branch per element).
+      // The constants are copied to locals: the stores through `out` could otherwise alias c.
+      const T* xb = x + i0;
+      T* ob = out + i0;
+      u8* mb = mask + i0;
+      const T keep_below = c.keep_below, scale = c.scale;
+#pragma omp simd
       for (int l = 0; l < len; ++l) {
-        const T u = philox::uniform01<T>(blk.words(l));
-        keep_and_scale(c, u, x[i0 + l], out[i0 + l], mask[i0 + l]);
+        T u;
+        if constexpr (sizeof(T) == 4)
+          u = philox::uniform01_f32(blk.w[0][l]);
+        else
+          u = philox::uniform01_f64(blk.w[0][l], blk.w[1][l]);
+        const bool keep = u < keep_below;  // keep_and_scale's rule, spelled out
+        mb[l] = keep ? 1 : 0;
+        ob[l] = (xb[l] * (keep ? T(1) : T(0))) * scale;
       }
     }
   });

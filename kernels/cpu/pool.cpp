@@ -8,7 +8,12 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 #include <vector>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "kernels/common/dtype_visit.h"
 #include "kernels/common/pool_args.h"
@@ -166,17 +171,77 @@ void for_rows(const WindowGeom& g, Row&& row) {
   });
 }
 
+#if defined(__AVX512F__) && !defined(__SANITIZE_ADDRESS__)
+// GCC 12 sees a false "may be used uninitialized" in its own AVX-512 headers
+// (_mm512_undefined_*'s self-initialisation; the same as in gemm.cpp's Eigen include).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+// max_2x2_row for f32 rows with unit column stride, 16 windows per step: the even/odd columns
+// of each window row are separated with one permute each, then CanonMax::apply and
+// first_max_tap become compares and blends -- the same selections lane by lane (the compilers
+// leave the scalar version's selects as branches, mispredicted on real data).
+inline void max_2x2_row_avx512(const float* r0, const float* r1, i64 OW, float* orow,
+                               i64* arow) {
+  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+  const auto bits = [](i64 n) {
+    return static_cast<__mmask16>(n <= 0 ? 0u : n >= 16 ? 0xffffu : (1u << n) - 1);
+  };
+  // CanonMax::apply(a, b) = (a > b || a != a) ? a : b
+  const auto canon_max = [](__m512 a, __m512 b) {
+    const __mmask16 take_a =
+        _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ) | _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q);
+    return _mm512_mask_blend_ps(take_a, b, a);
+  };
+  for (i64 o0 = 0; o0 < OW; o0 += 16) {
+    const i64 n = std::min<i64>(16, OW - o0);
+    const __mmask16 m0 = bits(2 * n), m1 = bits(2 * n - 16), mo = bits(n);
+    const float* p0 = r0 + 2 * o0;
+    const float* p1 = r1 + 2 * o0;
+    const __m512 a0 = _mm512_maskz_loadu_ps(m0, p0), a1 = _mm512_maskz_loadu_ps(m1, p0 + 16);
+    const __m512 b0 = _mm512_maskz_loadu_ps(m0, p1), b1 = _mm512_maskz_loadu_ps(m1, p1 + 16);
+    const __m512 t0 = _mm512_permutex2var_ps(a0, even, a1), t1 = _mm512_permutex2var_ps(a0, odd, a1);
+    const __m512 t2 = _mm512_permutex2var_ps(b0, even, b1), t3 = _mm512_permutex2var_ps(b0, odd, b1);
+    _mm512_mask_storeu_ps(orow + o0, mo, canon_max(canon_max(t0, t2), canon_max(t1, t3)));
+    if (arow == nullptr) continue;
+    // first_max_tap: scanning t = 1, 2, 3, take t when the best so far is not NaN and t is NaN
+    // or larger.
+    __m512 bv = t0;
+    __m512i best = _mm512_setzero_si512();
+    const auto step = [&](__m512 t, int idx) {
+      const __mmask16 k = _mm512_cmp_ps_mask(bv, bv, _CMP_ORD_Q) &
+                          (_mm512_cmp_ps_mask(t, t, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(t, bv, _CMP_GT_OQ));
+      best = _mm512_mask_blend_epi32(k, best, _mm512_set1_epi32(idx));
+      bv = _mm512_mask_blend_ps(k, bv, t);
+    };
+    step(t1, 1);
+    step(t2, 2);
+    step(t3, 3);
+    const __m512i lo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(best));
+    const __m512i hi = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(best, 1));
+    _mm512_mask_storeu_epi64(arow + o0, static_cast<__mmask8>(mo & 0xff), lo);
+    _mm512_mask_storeu_epi64(arow + o0 + 8, static_cast<__mmask8>(mo >> 8), hi);
+  }
+}
+#pragma GCC diagnostic pop
+#endif
+
 // 2x2 windows at stride 2 without padding (the CNN's pooling): with 4 taps the canonical tree
 // (reduce_rows with 4 active lanes) is op(op(t0, t2), op(t1, t3)), and first_max_tap's scan is
 // 3 compares, so both are computed straight from the window's two input rows — the same
 // operations without the (taps, OW) staging. Returns false for any other geometry.
-// One output row of max_forward_2x2: taps t0, t1 (row 0) and t2, t3 (row 1) of window ow at
-// columns 2ow, 2ow + 1 (times the column stride; kSw = 1 when it is 1, known at compile time so
-// the loops vectorise). Branch-free selects: the operations of CanonMax and first_max_tap.
+
 // One output row of max_forward_2x2: taps t0, t1 (row 0) and t2, t3 (row 1) of window ow at
 // columns 2ow, 2ow + 1 (times the column stride; kSw = 1 when it is 1, known at compile time).
 template <class T, int kSw>
 inline void max_2x2_row(const T* r0, const T* r1, i64 OW, i64 sw_rt, T* orow, i64* arow) {
+#if defined(__AVX512F__) && !defined(__SANITIZE_ADDRESS__)
+  if constexpr (std::is_same_v<T, float> && kSw == 1) {
+    max_2x2_row_avx512(r0, r1, OW, orow, arow);
+    return;
+  }
+#endif
   const i64 sw = kSw == 1 ? 1 : sw_rt;
   for (i64 ow = 0; ow < OW; ++ow) {
     const T t0 = r0[2 * ow * sw], t1 = r0[(2 * ow + 1) * sw];
