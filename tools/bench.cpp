@@ -524,7 +524,7 @@ void write_plot(const fs::path& svg, const std::vector<Row>& rows, bool have_tor
       << "set style data histograms\nset style histogram clustered gap 1\n"
       << "set style fill solid 0.8 border -1\nset logscale y 2\nset grid ytics\n"
       << "set xtics rotate by -60 scale 0 font ',8'\nset key top left\n"
-      << "set bmargin 14\nset ylabel 'det / fast'\n"
+      << "set bmargin 14\nset rmargin 12\nset ylabel 'det / fast'\n"
       << "plot '" << data.string() << "' using 2:xtic(1) title '1 thread', '' using 3 title "
       << "'2 threads', 1 with lines lc rgb 'black' notitle\n";
     if (have_torch) {
