@@ -17,6 +17,7 @@
 #include <string>
 
 #include "bench/suite_cases.h"
+#include "bench/suite_run.h"
 #include "core/cpu_isa.h"
 #include "ditto/ditto.h"
 
@@ -25,11 +26,7 @@ namespace {
 using ditto_bench::Case;
 using ditto_bench::Kind;
 
-// One case's iteration: `untimed` (may be empty) runs with the timer paused, then `timed`.
-struct Body {
-  std::function<void()> untimed;
-  std::function<void()> timed;
-};
+using ditto_bench::Body;
 
 using namespace ditto;
 
@@ -199,26 +196,9 @@ void run_case(benchmark::State& s, const Case& c, Mode mode, int threads, Device
     s.SkipWithError(e.what());
     return;
   }
-  for (auto _ : s) {
-    if (body->untimed) {
-      s.PauseTiming();
-      body->untimed();
-      s.ResumeTiming();
-    }
-    body->timed();
-  }
-  const double w = ditto_bench::work(c) * double(s.iterations());
-  switch (ditto_bench::unit(c)) {
-    case ditto_bench::Unit::bytes:
-      s.counters["GB/s"] = benchmark::Counter(w / 1e9, benchmark::Counter::kIsRate);
-      break;
-    case ditto_bench::Unit::flops:
-      s.counters["GFLOP/s"] = benchmark::Counter(w / 1e9, benchmark::Counter::kIsRate);
-      break;
-    case ditto_bench::Unit::none: break;
-  }
-  s.counters["cpu_threads"] = threads;  // ("threads" is Google Benchmark's own field)
-  s.SetLabel(std::string(mode_name(mode)) + ", " + std::string(cpu_isa_name(get_cpu_isa())));
+  ditto_bench::run_body(s, c, *body, threads,
+                        std::string(mode_name(mode)) + ", " +
+                            std::string(cpu_isa_name(get_cpu_isa())));
 }
 
 // --ditto_device=cpu|cuda (Google Benchmark leaves flags it does not know in argv).

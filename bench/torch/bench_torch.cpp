@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "bench/suite_cases.h"
+#include "bench/suite_run.h"
 #include "ditto/ditto.h"
 
 namespace {
@@ -27,10 +28,7 @@ namespace {
 using ditto_bench::Case;
 using ditto_bench::Kind;
 
-struct Body {
-  std::function<void()> untimed;
-  std::function<void()> timed;
-};
+using ditto_bench::Body;
 
 std::vector<std::int64_t> shape_of(const Case& c) {
   switch (c.kind) {
@@ -231,26 +229,7 @@ void run_case(benchmark::State& s, const Case& c, int threads) {
     s.SkipWithError(e.what());
     return;
   }
-  for (auto _ : s) {
-    if (body->untimed) {
-      s.PauseTiming();
-      body->untimed();
-      s.ResumeTiming();
-    }
-    body->timed();
-  }
-  const double w = ditto_bench::work(c) * double(s.iterations());
-  switch (ditto_bench::unit(c)) {
-    case ditto_bench::Unit::bytes:
-      s.counters["GB/s"] = benchmark::Counter(w / 1e9, benchmark::Counter::kIsRate);
-      break;
-    case ditto_bench::Unit::flops:
-      s.counters["GFLOP/s"] = benchmark::Counter(w / 1e9, benchmark::Counter::kIsRate);
-      break;
-    case ditto_bench::Unit::none: break;
-  }
-  s.counters["cpu_threads"] = threads;  // ("threads" is Google Benchmark's own field)
-  s.SetLabel("libtorch");
+  ditto_bench::run_body(s, c, *body, threads, "libtorch");
 }
 
 }  // namespace

@@ -97,100 +97,23 @@ template <typename T>
 }
 
 #if defined(DITTO_GEMM_AVX2)
-// _mm256_fmadd_p{s,d} rounds once per lane, exactly like std::fma, so lane j of row r is the
-// scalar chain of output (r, j). Rows are unrolled by hand so the 12 accumulators stay in
-// registers (2 ymm per row, 6 rows; 2 ymm for B and 1 for the broadcast A value remain free).
-
-/// f32, 6 x 16.
-inline void micro_kernel_avx2(i64 kc, const float* a, const float* b, float* c, i64 ldc, bool first) {
-  __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
-  if (first) {
-    c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_ps();
-  } else {
-#define DITTO_LOAD_ROW(r)                                  \
-  c##r##0 = _mm256_loadu_ps(c + r * ldc);                  \
-  c##r##1 = _mm256_loadu_ps(c + r * ldc + 8);
-    DITTO_LOAD_ROW(0) DITTO_LOAD_ROW(1) DITTO_LOAD_ROW(2)
-    DITTO_LOAD_ROW(3) DITTO_LOAD_ROW(4) DITTO_LOAD_ROW(5)
-#undef DITTO_LOAD_ROW
-  }
-#pragma GCC unroll 4
-  for (i64 k = 0; k < kc; ++k) {
-    const __m256 b0 = _mm256_loadu_ps(b);
-    const __m256 b1 = _mm256_loadu_ps(b + 8);
-    __m256 ar;
-#define DITTO_FMA_ROW(r)                                   \
-  ar = _mm256_broadcast_ss(a + r);                         \
-  c##r##0 = _mm256_fmadd_ps(ar, b0, c##r##0);              \
-  c##r##1 = _mm256_fmadd_ps(ar, b1, c##r##1);
-    DITTO_FMA_ROW(0) DITTO_FMA_ROW(1) DITTO_FMA_ROW(2)
-    DITTO_FMA_ROW(3) DITTO_FMA_ROW(4) DITTO_FMA_ROW(5)
-#undef DITTO_FMA_ROW
-    a += 6;
-    b += 16;
-  }
-#define DITTO_STORE_ROW(r)                                 \
-  _mm256_storeu_ps(c + r * ldc, c##r##0);                  \
-  _mm256_storeu_ps(c + r * ldc + 8, c##r##1);
-  DITTO_STORE_ROW(0) DITTO_STORE_ROW(1) DITTO_STORE_ROW(2)
-  DITTO_STORE_ROW(3) DITTO_STORE_ROW(4) DITTO_STORE_ROW(5)
-#undef DITTO_STORE_ROW
-}
-
-/// f64, 6 x 8.
-inline void micro_kernel_avx2(i64 kc, const double* a, const double* b, double* c, i64 ldc,
-                       bool first) {
-  __m256d c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
-  if (first) {
-    c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_pd();
-  } else {
-#define DITTO_LOAD_ROW(r)                                  \
-  c##r##0 = _mm256_loadu_pd(c + r * ldc);                  \
-  c##r##1 = _mm256_loadu_pd(c + r * ldc + 4);
-    DITTO_LOAD_ROW(0) DITTO_LOAD_ROW(1) DITTO_LOAD_ROW(2)
-    DITTO_LOAD_ROW(3) DITTO_LOAD_ROW(4) DITTO_LOAD_ROW(5)
-#undef DITTO_LOAD_ROW
-  }
-#pragma GCC unroll 4
-  for (i64 k = 0; k < kc; ++k) {
-    const __m256d b0 = _mm256_loadu_pd(b);
-    const __m256d b1 = _mm256_loadu_pd(b + 4);
-    __m256d ar;
-#define DITTO_FMA_ROW(r)                                   \
-  ar = _mm256_broadcast_sd(a + r);                         \
-  c##r##0 = _mm256_fmadd_pd(ar, b0, c##r##0);              \
-  c##r##1 = _mm256_fmadd_pd(ar, b1, c##r##1);
-    DITTO_FMA_ROW(0) DITTO_FMA_ROW(1) DITTO_FMA_ROW(2)
-    DITTO_FMA_ROW(3) DITTO_FMA_ROW(4) DITTO_FMA_ROW(5)
-#undef DITTO_FMA_ROW
-    a += 6;
-    b += 8;
-  }
-#define DITTO_STORE_ROW(r)                                 \
-  _mm256_storeu_pd(c + r * ldc, c##r##0);                  \
-  _mm256_storeu_pd(c + r * ldc + 4, c##r##1);
-  DITTO_STORE_ROW(0) DITTO_STORE_ROW(1) DITTO_STORE_ROW(2)
-  DITTO_STORE_ROW(3) DITTO_STORE_ROW(4) DITTO_STORE_ROW(5)
-#undef DITTO_STORE_ROW
-}
-#endif  // DITTO_GEMM_AVX2
-
-#if defined(__AVX512F__)
-// AVX-512 (x86-64-v4): row r's accumulators are 2 zmm (32 f32 or 16 f64 lanes); lane j of row
-// r is output (r, j)'s chain, one _mm512_fmadd per k (one rounding, as std::fma). The loops over
-// rows are fully unrolled so the 16 accumulators stay in registers.
-template <typename T, typename V, typename Load, typename Store, typename Set1, typename Fma>
-inline void micro_kernel_avx512_impl(i64 kc, const T* a, const T* b, T* c, i64 ldc, bool first,
-                                     Load load, Store store, Set1 set1, Fma fma) {
+// The vector micro-kernels: row r's accumulators are 2 registers of L lanes (NR = 2L); lane j of
+// row r is output (r, j)'s chain, one fused multiply-add per k (_mm256/_mm512_fmadd round once
+// per lane, exactly like std::fma). The loops over rows are fully unrolled so the 2 x MR
+// accumulators stay in registers (12 ymm for 6 x 16 below v4, 16 zmm for 8 x 32 at v4).
+template <typename T, typename V, int L, typename Load, typename Store, typename Set1,
+          typename Fma>
+inline void micro_kernel_simd(i64 kc, const T* a, const T* b, T* c, i64 ldc, bool first,
+                              Load load, Store store, Set1 set1, Fma fma) {
   constexpr int MR = static_cast<int>(Blocking<T>::MR);
-  constexpr int L = 64 / sizeof(T);  // lanes per zmm
+  static_assert(Blocking<T>::NR == 2 * L);
   V c0[MR], c1[MR];
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
     c0[r] = first ? set1(T(0)) : load(c + r * ldc);
     c1[r] = first ? set1(T(0)) : load(c + r * ldc + L);
   }
-#pragma GCC unroll 2
+#pragma GCC unroll 4
   for (i64 k = 0; k < kc; ++k) {
     const V b0 = load(b), b1 = load(b + L);
 #pragma GCC unroll 8
@@ -209,33 +132,47 @@ inline void micro_kernel_avx512_impl(i64 kc, const T* a, const T* b, T* c, i64 l
   }
 }
 
-inline void micro_kernel_avx512(i64 kc, const float* a, const float* b, float* c, i64 ldc,
+#if defined(__AVX512F__)
+inline void micro_kernel_vector(i64 kc, const float* a, const float* b, float* c, i64 ldc,
                                 bool first) {
-  static_assert(Blocking<float>::NR == 32);
-  micro_kernel_avx512_impl<float, __m512>(
+  micro_kernel_simd<float, __m512, 16>(
       kc, a, b, c, ldc, first, [](const float* p) { return _mm512_loadu_ps(p); },
       [](float* p, __m512 v) { _mm512_storeu_ps(p, v); },
       [](float x) { return _mm512_set1_ps(x); },
       [](__m512 x, __m512 y, __m512 z) { return _mm512_fmadd_ps(x, y, z); });
 }
-
-inline void micro_kernel_avx512(i64 kc, const double* a, const double* b, double* c, i64 ldc,
+inline void micro_kernel_vector(i64 kc, const double* a, const double* b, double* c, i64 ldc,
                                 bool first) {
-  static_assert(Blocking<double>::NR == 16);
-  micro_kernel_avx512_impl<double, __m512d>(
+  micro_kernel_simd<double, __m512d, 8>(
       kc, a, b, c, ldc, first, [](const double* p) { return _mm512_loadu_pd(p); },
       [](double* p, __m512d v) { _mm512_storeu_pd(p, v); },
       [](double x) { return _mm512_set1_pd(x); },
       [](__m512d x, __m512d y, __m512d z) { return _mm512_fmadd_pd(x, y, z); });
 }
+#else
+inline void micro_kernel_vector(i64 kc, const float* a, const float* b, float* c, i64 ldc,
+                                bool first) {
+  micro_kernel_simd<float, __m256, 8>(
+      kc, a, b, c, ldc, first, [](const float* p) { return _mm256_loadu_ps(p); },
+      [](float* p, __m256 v) { _mm256_storeu_ps(p, v); },
+      [](float x) { return _mm256_set1_ps(x); },
+      [](__m256 x, __m256 y, __m256 z) { return _mm256_fmadd_ps(x, y, z); });
+}
+inline void micro_kernel_vector(i64 kc, const double* a, const double* b, double* c, i64 ldc,
+                                bool first) {
+  micro_kernel_simd<double, __m256d, 4>(
+      kc, a, b, c, ldc, first, [](const double* p) { return _mm256_loadu_pd(p); },
+      [](double* p, __m256d v) { _mm256_storeu_pd(p, v); },
+      [](double x) { return _mm256_set1_pd(x); },
+      [](__m256d x, __m256d y, __m256d z) { return _mm256_fmadd_pd(x, y, z); });
+}
 #endif  // __AVX512F__
+#endif  // DITTO_GEMM_AVX2
 
 template <typename T>
 inline void micro_kernel(i64 kc, const T* a, const T* b, T* c, i64 ldc, bool first) {
-#if defined(__AVX512F__)
-  micro_kernel_avx512(kc, a, b, c, ldc, first);
-#elif defined(DITTO_GEMM_AVX2)
-  micro_kernel_avx2(kc, a, b, c, ldc, first);
+#if defined(DITTO_GEMM_AVX2)
+  micro_kernel_vector(kc, a, b, c, ldc, first);
 #else
   micro_kernel_scalar<T>(kc, a, b, c, ldc, first);
 #endif
