@@ -30,15 +30,6 @@ using ditto_bench::Body;
 
 using namespace ditto;
 
-Shape shape_of(const Case& c) {
-  switch (c.kind) {
-    case Kind::sum:
-    case Kind::mean:
-    case Kind::var: return {c.shape[0]};
-    case Kind::matmul: return {c.shape[0], c.shape[0]};
-    default: return {c.shape[0], c.shape[1], c.shape[2], c.shape[3]};
-  }
-}
 
 // Forward + backward of op(x) with x requiring grad; the gradient is dropped after each
 // iteration so that iterations do not accumulate.
@@ -61,7 +52,7 @@ const data::Dataset& fashion_mnist_train() {
 }
 
 Body make_body(const Case& c, Device dev, Generator& g) {
-  const Shape shape = shape_of(c);
+  const Shape shape = ditto_bench::input_shape(c);
   switch (c.kind) {
     case Kind::sum:
     case Kind::mean:

@@ -51,6 +51,18 @@ inline std::int64_t numel(const Case& c) {
   return c.shape[0] * c.shape[1] * c.shape[2] * c.shape[3];
 }
 
+/// The shape of the case's main input: flat (n) for the full reductions, (n, n) for matmul,
+/// else (N, C, H, W).
+inline std::vector<std::int64_t> input_shape(const Case& c) {
+  switch (c.kind) {
+    case Kind::sum:
+    case Kind::mean:
+    case Kind::var: return {c.shape[0]};
+    case Kind::matmul: return {c.shape[0], c.shape[0]};
+    default: return {c.shape[0], c.shape[1], c.shape[2], c.shape[3]};
+  }
+}
+
 /// Work per iteration: bytes of the input read once (memory-bound kinds) or FLOPs (2 per
 /// multiply-add, for matmul and the convolution passes).
 inline double work(const Case& c) {

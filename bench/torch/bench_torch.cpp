@@ -30,15 +30,6 @@ using ditto_bench::Kind;
 
 using ditto_bench::Body;
 
-std::vector<std::int64_t> shape_of(const Case& c) {
-  switch (c.kind) {
-    case Kind::sum:
-    case Kind::mean:
-    case Kind::var: return {c.shape[0]};
-    case Kind::matmul: return {c.shape[0], c.shape[0]};
-    default: return {c.shape[0], c.shape[1], c.shape[2], c.shape[3]};
-  }
-}
 
 template <class Op>
 Body forward_backward(at::Tensor x0, Op op) {
@@ -89,7 +80,7 @@ const TorchData& fashion_mnist_train() {
 }
 
 Body make_body(const Case& c) {
-  const auto shape = shape_of(c);
+  const auto shape = ditto_bench::input_shape(c);
   const auto f32 = torch::kFloat32;
   switch (c.kind) {
     case Kind::sum:
